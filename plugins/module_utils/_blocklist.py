@@ -1,0 +1,278 @@
+# -*- coding: utf-8 -*-
+# Copyright: quietnode maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Blocklist normaliser: parse, validate, merge and subtract address lists.
+
+Addresses are held as integer ranges (start, end) per family, because a sort
+and one pass over integers is an order of magnitude faster and smaller than
+ipaddress objects on lists of hundreds of thousands of entries.
+Standard library only: this file runs on the controller and on the target.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import hashlib
+import socket
+
+# Bumped when the output format or the semantics change, so caches keyed on it expire.
+FORMAT_VERSION = "1"
+
+V4 = 4
+V6 = 6
+BITS = {V4: 32, V6: 128}
+_AF = {V4: socket.AF_INET, V6: socket.AF_INET6}
+_MAPPED_BASE = 0xFFFF << 32
+_MAPPED_MASK = ((1 << 128) - 1) ^ ((1 << 32) - 1)
+# Errors collected before giving up, so one run shows more than the first typo.
+MAX_ERRORS = 20
+
+
+class BlocklistError(ValueError):
+    """One or more invalid entries; str() names source, line and text of each."""
+
+    def __init__(self, problems):
+        self.problems = list(problems)
+        lines = ["%s:%s: %s: %r" % p for p in self.problems]
+        super(BlocklistError, self).__init__(
+            "invalid blocklist input (nothing was applied):\n" + "\n".join(lines))
+
+
+class _Entry(Exception):
+    """Internal: reason one entry is invalid."""
+
+
+def _parse_address(text):
+    """Return (family, int) for one address, or raise _Entry."""
+    if ":" in text:
+        if "%" in text:
+            raise _Entry("IPv6 zone identifiers are not allowed")
+        try:
+            packed = socket.inet_pton(socket.AF_INET6, text)
+        except (OSError, ValueError):
+            raise _Entry("not a valid IPv6 address")
+        return V6, int.from_bytes(packed, "big")
+    try:
+        packed = socket.inet_pton(socket.AF_INET, text)
+    except (OSError, ValueError):
+        raise _Entry("not a valid IPv4 address or network")
+    return V4, int.from_bytes(packed, "big")
+
+
+def _unmap(family, start, end):
+    """Turn IPv4-mapped IPv6 (::ffff:a.b.c.d) into IPv4; packets never carry them as IPv6 sources.
+
+    A network shorter than /96 cannot start inside the mapped range, so it stays plain IPv6.
+    """
+    if family != V6 or (start & _MAPPED_MASK) != _MAPPED_BASE:
+        return family, start, end
+    if (end & _MAPPED_MASK) != _MAPPED_BASE:
+        raise _Entry("range mixes IPv4-mapped and plain IPv6 addresses")
+    return V4, start & 0xFFFFFFFF, end & 0xFFFFFFFF
+
+
+def parse_entry(text, reject_host_bits=False):
+    """Parse one entry (address, CIDR network or a-b range) into (family, start, end)."""
+    if "/" in text:
+        addr, _sep, plen = text.partition("/")
+        family, value = _parse_address(addr.strip())
+        plen = plen.strip()
+        if not plen.isdigit() or len(plen) > 3:
+            raise _Entry("prefix length is not a number")
+        prefix = int(plen)
+        bits = BITS[family]
+        if prefix > bits:
+            raise _Entry("prefix length above /%d" % bits)
+        hostmask = (1 << (bits - prefix)) - 1
+        if value & hostmask:
+            if reject_host_bits:
+                raise _Entry("network has host bits set (use %s/%d)" % (format_address(family, value & ~hostmask), prefix))
+            value &= ~hostmask
+        return _unmap(family, value, value | hostmask)
+    if "-" in text:
+        first, _sep, last = text.partition("-")
+        family, start = _parse_address(first.strip())
+        family2, end = _parse_address(last.strip())
+        if family != family2:
+            raise _Entry("range mixes IPv4 and IPv6")
+        if end < start:
+            raise _Entry("range ends before it starts")
+        return _unmap(family, start, end)
+    family, value = _parse_address(text)
+    return _unmap(family, value, value)
+
+
+def parse_lines(lines, source, out, reject_host_bits=False, min_prefix=None, allow_wide=False, problems=None):
+    """Parse an iterable of lines into out[family] (a list of (start, end)).
+
+    min_prefix maps family to the shortest prefix accepted; None skips the width check
+    (for input this module produced itself). Invalid lines are appended to problems as
+    (source, line number, reason, text); a BlocklistError is raised when problems is None.
+    """
+    own_problems = problems is None
+    if own_problems:
+        problems = []
+    v4 = out[V4]
+    v6 = out[V6]
+    for lineno, line in enumerate(lines, 1):
+        hash_at = line.find("#")
+        text = (line if hash_at < 0 else line[:hash_at]).strip()
+        if not text:
+            continue
+        try:
+            family, start, end = parse_entry(text, reject_host_bits)
+            if min_prefix is not None:
+                _check_width(family, start, end, min_prefix, allow_wide)
+        except _Entry as exc:
+            problems.append((source, lineno, str(exc), text))
+            if len(problems) >= MAX_ERRORS:
+                break
+            continue
+        (v4 if family == V4 else v6).append((start, end))
+    if own_problems and problems:
+        raise BlocklistError(problems)
+    return out
+
+
+def _check_width(family, start, end, min_prefix, allow_wide):
+    """Refuse entries wider than the configured prefix limit (and /0) unless allowed."""
+    if allow_wide:
+        return
+    bits = BITS[family]
+    size = end - start + 1
+    if size >= (1 << bits):
+        raise _Entry("entry covers every IPv%d address (/0); set allow_wide to block it" % family)
+    limit = min_prefix[family]
+    if size > (1 << (bits - limit)):
+        raise _Entry("entry is wider than /%d (the min_prefix_v%d limit); set allow_wide to block it" % (limit, family))
+
+
+def merge(ranges):
+    """Sort and merge overlapping or adjacent (start, end) ranges in one pass."""
+    ranges.sort()
+    starts = []
+    ends = []
+    last_end = -2
+    for start, end in ranges:
+        if start <= last_end + 1:
+            if end > last_end:
+                ends[-1] = end
+                last_end = end
+        else:
+            starts.append(start)
+            ends.append(end)
+            last_end = end
+    return list(zip(starts, ends))
+
+
+def subtract(ranges, holes):
+    """Remove merged, sorted holes from merged, sorted ranges; both lists of (start, end)."""
+    if not holes:
+        return ranges
+    out = []
+    hole_idx = 0
+    nholes = len(holes)
+    for start, end in ranges:
+        while hole_idx < nholes and holes[hole_idx][1] < start:
+            hole_idx += 1
+        idx = hole_idx
+        while idx < nholes and holes[idx][0] <= end:
+            hole_start, hole_end = holes[idx]
+            if hole_start > start:
+                out.append((start, hole_start - 1))
+            start = hole_end + 1
+            if start > end:
+                break
+            idx += 1
+        if start <= end:
+            out.append((start, end))
+    return out
+
+
+def range_to_cidrs(start, end, bits):
+    """Yield (network, prefix) pairs that exactly cover start..end, fewest first-fit blocks."""
+    while start <= end:
+        size = (start & -start) if start else (1 << bits)
+        remaining = end - start + 1
+        while size > remaining:
+            size >>= 1
+        yield start, bits - size.bit_length() + 1
+        start += size
+
+
+def format_address(family, value):
+    """Render an integer address in its family's canonical text form."""
+    return socket.inet_ntop(_AF[family], value.to_bytes(BITS[family] // 8, "big"))
+
+
+def format_range(family, start, end):
+    """Render a range as an address, a CIDR network when it is exactly one, or a-b."""
+    if start == end:
+        return format_address(family, start)
+    size = end - start + 1
+    if size & (size - 1) == 0 and start & (size - 1) == 0:
+        return "%s/%d" % (format_address(family, start), BITS[family] - size.bit_length() + 1)
+    return "%s-%s" % (format_address(family, start), format_address(family, end))
+
+
+def count_networks(family, ranges):
+    """Number of CIDR networks the ranges collapse to (what collapse_addresses would return)."""
+    bits = BITS[family]
+    return sum(sum(1 for _net in range_to_cidrs(s, e, bits)) for s, e in ranges)
+
+
+class Lists(object):
+    """Normalised per-family ranges, merged and with the allowlist removed."""
+
+    def __init__(self, v4=None, v6=None):
+        self.ranges = {V4: v4 or [], V6: v6 or []}
+
+    def lines(self, family):
+        return [format_range(family, s, e) for s, e in self.ranges[family]]
+
+    def render(self):
+        """Text form: one entry per line, IPv4 first; parses back to the same ranges."""
+        out = ["# quietnode blocklist, normalised (format %s)" % FORMAT_VERSION]
+        out.extend(self.lines(V4))
+        out.extend(self.lines(V6))
+        return "\n".join(out) + "\n"
+
+    def digest(self):
+        return hashlib.sha256(self.render().encode("ascii")).hexdigest()
+
+    def counts(self):
+        return {"v4": len(self.ranges[V4]), "v6": len(self.ranges[V6])}
+
+    def is_empty(self):
+        return not (self.ranges[V4] or self.ranges[V6])
+
+
+def normalise(sources, allowlist=(), min_prefix_v4=8, min_prefix_v6=16, allow_wide=False,
+              reject_host_bits=False, trusted=()):
+    """Parse, validate, merge and subtract.
+
+    sources: iterable of (name, lines) with untrusted input (width checked);
+    trusted: iterable of (name, lines) this code produced before (width not re-checked);
+    allowlist: iterable of entry strings that must never be covered.
+    Raises BlocklistError naming every bad line (up to MAX_ERRORS); returns Lists.
+    """
+    limits = {V4: min_prefix_v4, V6: min_prefix_v6}
+    raw = {V4: [], V6: []}
+    problems = []
+    for name, lines in sources:
+        parse_lines(lines, name, raw, reject_host_bits, limits, allow_wide, problems)
+    for name, lines in trusted:
+        parse_lines(lines, name, raw, False, None, True, problems)
+    allow = {V4: [], V6: []}
+    parse_lines(allowlist, "allowlist", allow, False, None, True, problems)
+    if problems:
+        raise BlocklistError(problems[:MAX_ERRORS])
+    return Lists(*[subtract(merge(raw[fam]), merge(allow[fam])) for fam in (V4, V6)])
+
+
+def diff_counts(old_lines, new_lines):
+    """Entries to add and to remove between two rendered lists (set difference of lines)."""
+    old = set(old_lines)
+    new = set(new_lines)
+    return len(new - old), len(old - new)

@@ -1,0 +1,236 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: quietnode maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: blocklist
+short_description: Drop traffic from large address lists in a dedicated nftables table
+version_added: 0.1.0
+description:
+  - Parses, validates, de-duplicates and collapses address lists per family, subtracts an allowlist,
+    and loads the result as interval sets in its own nftables table (C(table inet quietnode_blocklist)),
+    with a prerouting chain at priority raw (before connection tracking) that drops with counters.
+  - The whole table is replaced in one C(nft -f) transaction after an C(nft -c -f) check, so the host
+    is never half-loaded and a refused list changes nothing.
+  - Whether anything changed is decided from a digest kept in the table comment and in the persisted
+    script, read with C(nft -t list ruleset) which never reads set elements back.
+  - Sources given with O(sources[].src) or O(sources[].url) are read and normalised on the controller
+    by the action plugin of the same name, once per distinct input per run, and shipped to the host.
+  - An empty result (no entries, or everything allowlisted) removes the table.
+author:
+  - quietnode maintainers (@quietnode)
+extends_documentation_fragment: []
+attributes:
+  check_mode:
+    support: full
+    description: Reports whether the table or the persisted files would change, and the entries to add and remove.
+  diff_mode:
+    support: none
+    description: Lists are too large to diff usefully; counts are returned instead.
+options:
+  sources:
+    description:
+      - Address lists, one entry per line, C(#) comments and blank lines allowed.
+      - An entry is an address, a CIDR network or an C(a-b) range, IPv4 or IPv6.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path:
+        description: A list already on the managed host.
+        type: path
+      src:
+        description: A list on the controller (found like M(ansible.builtin.copy) finds C(src)); normalised there.
+        type: path
+      url:
+        description: A list downloaded by the controller; requires O(sources[].checksum).
+        type: str
+      checksum:
+        description: Pinned checksum of the downloaded list, C(sha256:<hex>).
+        type: str
+  normalised:
+    description:
+      - Internal, set by the action plugin; a list already normalised on the controller.
+    type: path
+  allowlist:
+    description:
+      - Addresses, networks or ranges that are never blocked (management hosts, the host's own addresses).
+      - Subtracted from the lists after collapsing.
+    type: list
+    elements: str
+    default: []
+  min_prefix_v4:
+    description: Refuse IPv4 entries wider than this prefix length unless O(allow_wide=true).
+    type: int
+    default: 8
+  min_prefix_v6:
+    description: Refuse IPv6 entries wider than this prefix length unless O(allow_wide=true).
+    type: int
+    default: 16
+  allow_wide:
+    description: Accept entries wider than the prefix limits, including C(/0).
+    type: bool
+    default: false
+  reject_host_bits:
+    description: Refuse networks with host bits set (C(10.0.0.5/24)) instead of normalising them to the network.
+    type: bool
+    default: false
+  table:
+    description: Name of the C(inet) table this module owns.
+    type: str
+    default: quietnode_blocklist
+  state_dir:
+    description: Where the normalised list and the boot-time nft script are persisted.
+    type: path
+    default: /etc/quietnode/blocklist
+  validate:
+    description: Check the script with C(nft -c -f) before loading it.
+    type: bool
+    default: true
+  state:
+    description: V(present) enforces the lists; V(absent) deletes the table and the persisted files.
+    type: str
+    choices: [present, absent]
+    default: present
+notes:
+  - IPv4-mapped IPv6 entries (C(::ffff:192.0.2.1), C(::ffff:192.0.2.0/120)) are converted to IPv4, since packets never carry them as IPv6 sources.
+  - Traffic on the loopback interface is never dropped.
+requirements:
+  - nftables (C(nft)) on the managed host.
+"""
+
+EXAMPLES = r"""
+- name: Block the offender lists shipped with the playbook
+  quietnode.baseline.blocklist:
+    sources:
+      - src: files/offenders-v4.txt
+      - url: https://lists.example.org/drop.txt
+        checksum: sha256:0b4c1f0b0f3e2f1d9e5f0c8b6a7d4e3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e
+    allowlist:
+      - 192.0.2.10
+      - 2001:db8:1::/48
+
+- name: Remove the blocklist table and its files
+  quietnode.baseline.blocklist:
+    state: absent
+"""
+
+RETURN = r"""
+digest:
+  description: SHA-256 of the normalised lists as loaded; null when nothing is enforced.
+  returned: always
+  type: str
+  sample: 5f2b4c0a3e...
+counts:
+  description: Entries (intervals) per family after collapsing and subtracting the allowlist.
+  returned: when state is present
+  type: dict
+  sample: {"v4": 166686, "v6": 19511}
+added:
+  description: Entries in the new list that were not in the persisted one.
+  returned: when state is present
+  type: int
+  sample: 120
+removed:
+  description: Entries in the persisted list that are not in the new one.
+  returned: when state is present
+  type: int
+  sample: 3
+counters:
+  description: Packets and bytes dropped per family since the table was last loaded.
+  returned: when state is present
+  type: dict
+  sample: {"v4": {"packets": 12, "bytes": 720}}
+load:
+  description: Whether the kernel table was (or in check mode would be) replaced.
+  returned: always
+  type: bool
+persist:
+  description: Whether the persisted files were (or would be) rewritten.
+  returned: always
+  type: bool
+"""
+
+import re
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.quietnode.baseline.plugins.module_utils._blocklist import (
+    BlocklistError, normalise,
+)
+from ansible_collections.quietnode.baseline.plugins.module_utils._blocklist_nft import (
+    Enforcer, NftError,
+)
+
+_TABLE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,31}$")
+
+
+def _read(path):
+    with open(path, "r") as handle:
+        return handle.read().splitlines()
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            sources=dict(type="list", elements="dict", default=[], options=dict(
+                path=dict(type="path"),
+                src=dict(type="path"),
+                url=dict(type="str"),
+                checksum=dict(type="str"),
+            ), mutually_exclusive=[("path", "src", "url")], required_one_of=[("path", "src", "url")],
+                required_by=dict(url="checksum")),
+            normalised=dict(type="path"),
+            allowlist=dict(type="list", elements="str", default=[]),
+            min_prefix_v4=dict(type="int", default=8),
+            min_prefix_v6=dict(type="int", default=16),
+            allow_wide=dict(type="bool", default=False),
+            reject_host_bits=dict(type="bool", default=False),
+            table=dict(type="str", default="quietnode_blocklist"),
+            state_dir=dict(type="path", default="/etc/quietnode/blocklist"),
+            validate=dict(type="bool", default=True),
+            state=dict(type="str", choices=["present", "absent"], default="present"),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    if not _TABLE_RE.match(params["table"]):
+        module.fail_json(msg="table %r is not a valid nftables table name" % params["table"])
+    if not 0 <= params["min_prefix_v4"] <= 32 or not 0 <= params["min_prefix_v6"] <= 128:
+        module.fail_json(msg="min_prefix_v4 must be 0-32 and min_prefix_v6 0-128")
+    if any(source.get("src") or source.get("url") for source in params["sources"]):
+        module.fail_json(msg="sources with src or url are read on the controller: call the module as "
+                             "quietnode.baseline.blocklist so its action plugin runs")
+    enforcer = Enforcer(module.run_command, module.get_bin_path("nft", required=params["state"] == "present"),
+                        params["table"], params["state_dir"], params["validate"])
+    try:
+        if params["state"] == "absent":
+            if enforcer.nft is None:
+                module.exit_json(changed=False, load=False, persist=False, digest=None)
+            module.exit_json(**enforcer.remove(module.check_mode))
+        sources = []
+        for source in params["sources"]:
+            try:
+                sources.append((source["path"], _read(source["path"])))
+            except (IOError, OSError) as exc:
+                module.fail_json(msg="cannot read blocklist source %s: %s (nothing was applied)" % (source["path"], exc))
+        trusted = [("controller-normalised list", _read(params["normalised"]))] if params["normalised"] else []
+        lists = normalise(sources, params["allowlist"], params["min_prefix_v4"], params["min_prefix_v6"],
+                          params["allow_wide"], params["reject_host_bits"], trusted)
+        plan = enforcer.plan(lists)
+        if not module.check_mode:
+            enforcer.apply(lists, plan)
+    except BlocklistError as exc:
+        module.fail_json(msg=str(exc), problems=[list(p) for p in exc.problems])
+    except NftError as exc:
+        module.fail_json(msg="%s (the previous table stays in force)" % exc)
+    module.exit_json(**plan)
+
+
+if __name__ == "__main__":
+    main()

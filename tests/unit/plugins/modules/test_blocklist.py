@@ -1,0 +1,67 @@
+"""Tests for the thin blocklist module: argument handling, errors and check mode."""
+
+import json
+import os
+
+import pytest
+from unittest import mock
+
+from ansible.module_utils import basic
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.quietnode.baseline.plugins.modules import blocklist
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "blocklist")
+
+
+def _run(args, capsys, nft_rc=0):
+    calls = []
+
+    def run_command(self, cmd, **kwargs):
+        calls.append(cmd[1:])
+        return (nft_rc if cmd[1] == "-c" else 0), "", "Error: refused"
+    with patch_module_args(args), \
+            mock.patch.object(basic.AnsibleModule, "get_bin_path", return_value="/usr/sbin/nft"), \
+            mock.patch.object(basic.AnsibleModule, "run_command", run_command):
+        with pytest.raises(SystemExit):
+            blocklist.main()
+    return json.loads(capsys.readouterr().out), calls
+
+
+def _src(name):
+    return {"path": os.path.join(FIXTURES, name)}
+
+
+def test_applies_list_from_host_path(tmp_path, capsys):
+    result, calls = _run({"sources": [_src("offenders.list")], "state_dir": str(tmp_path)}, capsys)
+    assert result["changed"] and result["counts"] == {"v4": 4, "v6": 1}
+    assert [c[0] for c in calls] == ["-t", "-c", "-f"]
+
+
+def test_check_mode_changes_nothing(tmp_path, capsys):
+    result, calls = _run({"sources": [_src("offenders.list")], "state_dir": str(tmp_path), "_ansible_check_mode": True}, capsys)
+    assert result["changed"] and result["added"] == 5
+    assert calls == [["-t", "list", "ruleset"]] and os.listdir(str(tmp_path)) == []
+
+
+def test_bad_line_fails_naming_file_line_and_text(tmp_path, capsys):
+    result, calls = _run({"sources": [_src("bad-line.list")], "state_dir": str(tmp_path)}, capsys)
+    assert result["failed"] and "bad-line.list:3:" in result["msg"] and "192.0.2.300" in result["msg"]
+    assert calls == []
+
+
+def test_refused_by_nft_keeps_previous_table(tmp_path, capsys):
+    result, calls = _run({"sources": [_src("offenders.list")], "state_dir": str(tmp_path)}, capsys, nft_rc=1)
+    assert result["failed"] and "previous table stays in force" in result["msg"]
+    assert ["-f"] not in [c[:1] for c in calls] and os.listdir(str(tmp_path)) == []
+
+
+@pytest.mark.parametrize("args,message", [
+    ({"table": "bad name"}, "not a valid nftables table name"),
+    ({"min_prefix_v4": 40}, "min_prefix_v4 must be 0-32"),
+    ({"sources": [{"src": "x.list"}]}, "action plugin"),
+], ids=["table-name", "prefix-range", "src-without-action"])
+def test_argument_errors(tmp_path, capsys, args, message):
+    args = dict(args, state_dir=str(tmp_path))
+    result, _calls = _run(args, capsys)
+    assert result["failed"] and message in result["msg"]
