@@ -1,0 +1,182 @@
+# -*- coding: utf-8 -*-
+# Copyright: quietnode maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Parse authentication log lines of both families into events.
+
+Debian writes /var/log/auth.log (RFC 3339 stamps since bookworm's rsyslog,
+classic "Mmm dd hh:mm:ss" before); EL writes /var/log/secure in the classic
+form.  journald entries are handled through journal_event().
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+import re
+
+UTC = datetime.timezone.utc
+MONTHS = dict((m, i + 1) for i, m in enumerate('Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec'.split()))
+
+RFC3339 = re.compile(
+    r'^(?P<ts>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d))\s+(?P<host>\S+)\s+'
+    r'(?P<prog>[^\s\[:]+)(?:\[(?P<pid>\d+)\])?:\s?(?P<msg>.*)$')
+CLASSIC = re.compile(
+    r'^(?P<mon>[A-Z][a-z]{2})\s+(?P<day>\d{1,2})\s+(?P<hms>\d\d:\d\d:\d\d)\s+(?P<host>\S+)\s+'
+    r'(?P<prog>[^\s\[:]+)(?:\[(?P<pid>\d+)\])?:\s?(?P<msg>.*)$')
+
+_IP = r'(?P<ip>[0-9A-Fa-f:.]+)'
+_PORT = r'(?: port (?P<port>\d+))?'
+# Order matters: the first pattern that matches names the event.
+AUTH_PATTERNS = [
+    ('failed_password', re.compile(r'^Failed (?P<method>password|publickey|keyboard-interactive/pam|none) for '
+                                   r'(?P<invalid>invalid user )?(?P<user>.*?) from ' + _IP + _PORT)),
+    ('accepted', re.compile(r'^Accepted (?P<method>\S+) for (?P<user>\S+) from ' + _IP + _PORT)),
+    ('invalid_user', re.compile(r'^Invalid user (?P<user>.*?) from ' + _IP + _PORT)),
+    ('max_attempts', re.compile(r'^error: maximum authentication attempts exceeded for '
+                                r'(?P<invalid>invalid user )?(?P<user>.*?) from ' + _IP + _PORT)),
+    ('preauth_close', re.compile(r'^(?:Connection closed|Disconnected) (?:by|from) (?:(?P<invalid>invalid user )|authenticating user |user )?'
+                                 r'(?:(?P<user>\S+) )?' + _IP + _PORT + r' \[preauth\]')),
+    ('preauth_disconnect', re.compile(r'^Received disconnect from ' + _IP + _PORT + r':.*\[preauth\]')),
+    ('no_identification', re.compile(r'^Did not receive identification string from ' + _IP + _PORT)),
+    ('pam_failure', re.compile(r'^pam_unix\((?P<service>[^:]+):auth\): authentication failure;.*?'
+                               r'(?:rhost=(?P<ip>\S*))?(?:\s+user=(?P<user>\S+))?\s*$')),
+    ('session_opened', re.compile(r'^pam_unix\((?P<service>[^:]+):session\): session opened for user '
+                                  r'(?P<user>[^\s(]+)')),
+    ('sudo', re.compile(r'^\s*(?P<user>\S+) : .*?USER=(?P<target>\S+) ; COMMAND=(?P<command>.*)$')),
+]
+
+
+def parse_timestamp(text, ref):
+    """RFC 3339 or classic syslog time as epoch seconds.
+
+    Classic stamps carry no year or zone: they are read as UTC in the year of
+    ref (the file's mtime), or the year before when that would put them after ref.
+    """
+    m = RFC3339.match(text)
+    if m:
+        ts = m.group('ts').replace('Z', '+00:00')
+        if re.search(r'[+-]\d{4}$', ts):
+            ts = ts[:-2] + ':' + ts[-2:]
+        frac = ''
+        if '.' in ts:
+            head, rest = ts.split('.', 1)
+            digits = re.match(r'\d+', rest).group(0)
+            frac = digits[:6].ljust(6, '0')
+            ts = head + '.' + frac + rest[len(digits):]
+        fmt = '%Y-%m-%dT%H:%M:%S' + ('.%f' if frac else '') + '%z'
+        return datetime.datetime.strptime(ts, fmt).timestamp()
+    m = CLASSIC.match(text)
+    if m:
+        hms = [int(x) for x in m.group('hms').split(':')]
+        year = datetime.datetime.fromtimestamp(ref, UTC).year
+        for candidate in (year, year - 1):
+            try:
+                epoch = datetime.datetime(candidate, MONTHS[m.group('mon')], int(m.group('day')),
+                                          hms[0], hms[1], hms[2], tzinfo=UTC).timestamp()
+            except ValueError:
+                continue  # 29 February in a common year
+            if epoch <= ref + 86400:
+                return epoch
+        return None
+    return None
+
+
+def parse_line(line, ref):
+    """Split one syslog line into time, host, program, pid and message; None if it is not syslog."""
+    m = RFC3339.match(line) or CLASSIC.match(line)
+    if not m:
+        return None
+    pid = m.group('pid')
+    return {'epoch': parse_timestamp(line, ref), 'host': m.group('host'), 'prog': m.group('prog'),
+            'pid': int(pid) if pid else None, 'msg': m.group('msg')}
+
+
+def classify(prog, msg):
+    """Name the authentication event in a message, with its user, address and port; None if none."""
+    prog = prog.lower()
+    for kind, rx in AUTH_PATTERNS:
+        if kind == 'sudo' and prog != 'sudo':
+            continue
+        m = rx.match(msg)
+        if m:
+            groups = m.groupdict()
+            event = {'event': kind}
+            for key in ('user', 'ip', 'port', 'method', 'service', 'target', 'command'):
+                if groups.get(key):
+                    event[key] = int(groups[key]) if key == 'port' else groups[key]
+            if groups.get('invalid'):
+                event['invalid_user'] = True
+            return event
+    return None
+
+
+def journal_event(entry):
+    """Classify a journal entry (dict from journalctl -o json); None if it is not an auth event."""
+    msg = entry.get('MESSAGE')
+    if not isinstance(msg, str):
+        return None
+    prog = entry.get('SYSLOG_IDENTIFIER') or entry.get('_COMM') or ''
+    event = classify(prog, msg)
+    if event is None:
+        return None
+    try:
+        epoch = int(entry.get('__REALTIME_TIMESTAMP', '0')) / 1e6
+    except ValueError:
+        epoch = None
+    event.update({'epoch': epoch, 'prog': prog, 'pid': entry.get('_PID'), 'source': 'journal'})
+    return event
+
+
+class AuthSummary:
+    """Counts of authentication events in a window, by kind, source address and user."""
+
+    FAILURES = ('failed_password', 'invalid_user', 'max_attempts', 'pam_failure', 'preauth_close')
+
+    def __init__(self, since, until, keep=200):
+        self.since = since
+        self.until = until
+        self.keep = keep
+        self.by_event = {}
+        self.failures_by_ip = {}
+        self.failures_by_user = {}
+        self.accepted = []
+        self.privileged = []
+        self.first = None
+        self.last = None
+
+    def add(self, event):
+        epoch = event.get('epoch')
+        if epoch is None or epoch < self.since or epoch > self.until:
+            return
+        kind = event['event']
+        self.by_event[kind] = self.by_event.get(kind, 0) + 1
+        self.first = epoch if self.first is None else min(self.first, epoch)
+        self.last = epoch if self.last is None else max(self.last, epoch)
+        if kind in self.FAILURES:
+            if event.get('ip'):
+                self.failures_by_ip[event['ip']] = self.failures_by_ip.get(event['ip'], 0) + 1
+            if event.get('user'):
+                self.failures_by_user[event['user']] = self.failures_by_user.get(event['user'], 0) + 1
+        elif kind == 'accepted' and len(self.accepted) < self.keep:
+            self.accepted.append(event)
+        elif kind == 'sudo' and len(self.privileged) < self.keep:
+            self.privileged.append(event)
+
+    def add_lines(self, lines, ref, source):
+        for raw in lines:
+            line = raw.decode('utf-8', 'replace') if isinstance(raw, bytes) else raw
+            parsed = parse_line(line.rstrip('\n'), ref)
+            if not parsed:
+                continue
+            event = classify(parsed['prog'], parsed['msg'])
+            if event:
+                event.update({'epoch': parsed['epoch'], 'prog': parsed['prog'], 'pid': parsed['pid'], 'source': source})
+                self.add(event)
+
+    def result(self):
+        def top(counts):
+            return [{'key': k, 'count': v} for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:self.keep]]
+        return {'by_event': self.by_event, 'failures_by_ip': top(self.failures_by_ip),
+                'failures_by_user': top(self.failures_by_user), 'accepted': self.accepted,
+                'privileged': self.privileged, 'first_epoch': self.first, 'last_epoch': self.last}

@@ -1,0 +1,471 @@
+# -*- coding: utf-8 -*-
+# Copyright: quietnode maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A tar.gz evidence bundle written in one streaming pass, with a manifest.
+
+Files are opened without following any symlink below a trusted root, without
+touching atime where the kernel lets us, and read in fixed-size chunks, so
+memory stays bounded whatever the sizes.  Special files are recorded, never
+opened.  Oversized files keep their newest end.  Holes of sparse files are
+emitted as zeros without reading the disk.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import base64
+import errno
+import grp
+import hashlib
+import io
+import json
+import os
+import pwd
+import stat
+import tarfile
+import tempfile
+import time
+
+from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_records import iso
+
+CHUNK = 1024 * 1024
+O_NOATIME = getattr(os, 'O_NOATIME', 0)
+SEEK_DATA = getattr(os, 'SEEK_DATA', None)
+SEEK_HOLE = getattr(os, 'SEEK_HOLE', None)
+SPOOL_RAM = 4 * 1024 * 1024
+
+_TYPES = ((stat.S_ISREG, 'file'), (stat.S_ISDIR, 'directory'), (stat.S_ISLNK, 'symlink'), (stat.S_ISFIFO, 'fifo'),
+          (stat.S_ISSOCK, 'socket'), (stat.S_ISCHR, 'char-device'), (stat.S_ISBLK, 'block-device'))
+
+
+def file_type(mode):
+    for test, name in _TYPES:
+        if test(mode):
+            return name
+    return 'unknown'
+
+
+_NAMES = {}
+
+
+def owner_names(uid, gid):
+    """User and group names for ids, cached; the id as text when there is no name."""
+    key = (uid, gid)
+    if key not in _NAMES:
+        try:
+            user = pwd.getpwuid(uid).pw_name
+        except KeyError:
+            user = str(uid)
+        try:
+            group = grp.getgrgid(gid).gr_name
+        except KeyError:
+            group = str(gid)
+        _NAMES[key] = (user, group)
+    return _NAMES[key]
+
+
+def text_path(path):
+    """A path as JSON-safe text, plus its base64 bytes when it is not valid UTF-8."""
+    raw = os.fsencode(path)
+    try:
+        return raw.decode('utf-8'), None
+    except UnicodeDecodeError:
+        return raw.decode('utf-8', 'backslashreplace'), base64.b64encode(raw).decode('ascii')
+
+
+def open_nofollow(path, root='/'):
+    """Open path read-only, following no symlink in any component below root.
+
+    root itself is resolved (it is named by the collector, not by a user);
+    every later component is opened relative to its parent with O_NOFOLLOW.
+    Returns (fd, noatime_used).  Raises OSError (ELOOP for a symlink).
+    """
+    root = os.path.realpath(root)
+    rel = os.path.relpath(path, root)
+    if rel.startswith('..'):
+        raise OSError(errno.EXDEV, 'path is outside its root %s' % root, path)
+    parts = [p for p in rel.split(os.sep) if p not in ('', '.')]
+    dir_flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for part in parts[:-1]:
+            try:
+                nxt = os.open(part, dir_flags, dir_fd=fd)
+            except OSError as exc:
+                if exc.errno == errno.ENOTDIR and stat.S_ISLNK(os.stat(part, dir_fd=fd, follow_symlinks=False).st_mode):
+                    raise OSError(errno.ELOOP, 'symlink in path', path)
+                raise
+            os.close(fd)
+            fd = nxt
+        last = parts[-1] if parts else '.'
+        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+        try:
+            return os.open(last, flags | O_NOATIME, dir_fd=fd), bool(O_NOATIME)
+        except OSError as exc:
+            if exc.errno != errno.EPERM or not O_NOATIME:
+                raise
+            return os.open(last, flags, dir_fd=fd), False
+    finally:
+        os.close(fd)
+
+
+class _Region(io.RawIOBase):
+    """Exactly `length` bytes of fd from `start`, hashing them; holes and a shrunken tail read as zeros."""
+
+    def __init__(self, fd, start, length, sparse, observer=None):
+        super(_Region, self).__init__()
+        self.observer = observer
+        self.fd = fd
+        self.pos = start
+        self.end = start + length
+        self.sparse = sparse and SEEK_DATA is not None
+        self.hash = hashlib.sha256()
+        self.short = False
+        self.data_end = -1  # end of the current data extent, for sparse files
+
+    def readable(self):
+        return True
+
+    def _seen(self, chunk):
+        self.hash.update(chunk)
+        if self.observer is not None:
+            self.observer(chunk)
+
+    def _next_data(self):
+        try:
+            data = os.lseek(self.fd, self.pos, SEEK_DATA)
+        except OSError:
+            return self.end, self.end  # only a hole remains
+        hole = os.lseek(self.fd, data, SEEK_HOLE)
+        return data, hole
+
+    def readinto(self, buf):
+        want = min(len(buf), self.end - self.pos, CHUNK)
+        if want <= 0:
+            return 0
+        if self.sparse and self.pos >= self.data_end:
+            data, hole = self._next_data()
+            if data > self.pos:
+                want = min(want, data - self.pos)
+                buf[:want] = bytes(want)
+                self._seen(bytes(want))
+                self.pos += want
+                return want
+            self.data_end = hole
+        if self.sparse:
+            want = min(want, max(self.data_end - self.pos, 1))
+        chunk = os.pread(self.fd, want, self.pos)
+        if not chunk:
+            self.short = True
+            chunk = bytes(want)
+        n = len(chunk)
+        buf[:n] = chunk
+        self._seen(chunk)
+        self.pos += n
+        return n
+
+
+class _HashingFile:
+    """Write-through file object that hashes and counts what reaches the disk."""
+
+    def __init__(self, fd):
+        self.raw = os.fdopen(fd, 'wb', buffering=CHUNK)
+        self.hash = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data):
+        self.hash.update(data)
+        self.size += len(data)
+        return self.raw.write(data)
+
+    def flush(self):
+        self.raw.flush()
+
+    def close(self):
+        self.raw.flush()
+        os.fsync(self.raw.fileno())
+        self.raw.close()
+
+
+class BundleWriter:
+    """Stream files, generated documents and command output into one tar.gz.
+
+    With dry_run=True nothing is opened or written; add_* only record what
+    would be stored and its estimated size, which is what check mode reports.
+    """
+
+    def __init__(self, path, prefix, max_file_size, max_bundle_size, dry_run=False, compresslevel=6):
+        self.path = path
+        self.prefix = prefix.strip('/')
+        self.max_file = max_file_size
+        self.max_bundle = max_bundle_size
+        self.dry_run = dry_run
+        self.stored = 0
+        self.entries = 0
+        self.errors = 0
+        self.estimate = {}
+        self.manifest = tempfile.SpooledTemporaryFile(max_size=SPOOL_RAM)
+        self._out = self._gz = self._tar = self._self_id = None
+        if not dry_run:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+            self._out = _HashingFile(fd)
+            self._self_id = (os.fstat(fd).st_dev, os.fstat(fd).st_ino)
+            import gzip
+            self._gz = gzip.GzipFile(filename='', mode='wb', fileobj=self._out, compresslevel=compresslevel, mtime=0)
+            self._tar = tarfile.open(fileobj=self._gz, mode='w|', format=tarfile.PAX_FORMAT, encoding='utf-8')
+
+    # -- manifest ---------------------------------------------------------
+    def _record(self, entry, group):
+        entry['group'] = group
+        self.entries += 1
+        if entry.get('error'):
+            self.errors += 1
+        est = self.estimate.setdefault(group, {'files': 0, 'bytes': 0})
+        est['files'] += 1
+        est['bytes'] += entry.get('stored', 0)
+        line = json.dumps(entry, sort_keys=True, separators=(',', ':')) + '\n'
+        self.manifest.write(line.encode('utf-8'))
+
+    def _meta(self, path, st):
+        text, raw = text_path(path)
+        entry = {'path': text, 'type': file_type(st.st_mode), 'size': st.st_size,
+                 'mode': '%04o' % stat.S_IMODE(st.st_mode), 'uid': st.st_uid, 'gid': st.st_gid,
+                 'mtime': iso(st.st_mtime), 'ctime': iso(st.st_ctime), 'truncated': False,
+                 'changed_while_read': False, 'error': None}
+        entry['owner'], entry['group_name'] = owner_names(st.st_uid, st.st_gid)
+        if raw:
+            entry['path_b64'] = raw
+        return entry
+
+    def arcname(self, path):
+        return '%s/files%s' % (self.prefix, os.fsdecode(path))
+
+    def _room(self, length):
+        left = self.max_bundle - self.stored
+        return max(0, min(length, left))
+
+    def _tarinfo(self, name, size, st=None):
+        info = tarfile.TarInfo(name)
+        info.size = size
+        info.mtime = int(st.st_mtime) if st is not None else int(time.time())
+        info.mode = stat.S_IMODE(st.st_mode) if st is not None else 0o600
+        if st is not None:
+            info.uid, info.gid = st.st_uid, st.st_gid
+            info.uname, info.gname = owner_names(st.st_uid, st.st_gid)
+        return info
+
+    # -- files ------------------------------------------------------------
+    def error(self, path, message, group):
+        text, raw = text_path(path)
+        entry = {'path': text, 'error': message}
+        if raw:
+            entry['path_b64'] = raw
+        self._record(entry, group)
+
+    def add_file(self, path, group, root='/', cap=None, observer=None):
+        """Store one file found below root; anything but a regular file is recorded only."""
+        try:
+            st = os.lstat(path)
+        except OSError as exc:
+            return self.error(path, '%s: %s' % (errno.errorcode.get(exc.errno, exc.errno), exc.strerror), group)
+        if (st.st_dev, st.st_ino) == self._self_id:
+            return None  # the bundle being written, when dest lies inside a collected tree
+        entry = self._meta(path, st)
+        if stat.S_ISLNK(st.st_mode):
+            try:
+                entry['link_target'] = text_path(os.readlink(path))[0]
+            except OSError:
+                entry['link_target'] = None
+            entry['note'] = 'symlink recorded, not followed'
+            return self._record(entry, group)
+        if not stat.S_ISREG(st.st_mode):
+            entry['note'] = 'special file recorded, never read' if not stat.S_ISDIR(st.st_mode) else 'directory'
+            return self._record(entry, group)
+        cap = self.max_file if cap is None else min(cap, self.max_file)
+        length = self._room(min(st.st_size, cap))
+        entry['truncated'] = length < st.st_size
+        entry['sparse'] = st.st_blocks * 512 < st.st_size
+        if self.dry_run:
+            entry['stored'] = length
+            return self._record(entry, group)
+        try:
+            fd, noatime = open_nofollow(path, root)
+        except OSError as exc:
+            entry['error'] = '%s: %s' % (errno.errorcode.get(exc.errno, exc.errno), exc.strerror)
+            if exc.errno == errno.ELOOP:
+                entry['error'] = 'symlink in path not followed'
+            return self._record(entry, group)
+        try:
+            before = os.fstat(fd)
+            if (before.st_dev, before.st_ino) != (st.st_dev, st.st_ino) or not stat.S_ISREG(before.st_mode):
+                entry['error'] = 'file replaced between lstat and open; not read'
+                return self._record(entry, group)
+            entry['noatime'] = noatime
+            if entry['truncated']:
+                entry['stored_from_offset'] = st.st_size - length
+            self._store(fd, path, entry, (st.st_size - length, length), entry['sparse'], before, observer)
+        finally:
+            os.close(fd)
+        return self._record(entry, group)
+
+    def _store(self, fd, path, entry, span, sparse, before, observer):
+        start, length = span
+        region = _Region(fd, start, length, sparse, observer)
+        entry['arcname'] = self.arcname(path)
+        self._tar.addfile(self._tarinfo(entry['arcname'], length, before), io.BufferedReader(region, CHUNK))
+        self.stored += length
+        entry['stored'] = length
+        entry['sha256'] = region.hash.hexdigest()
+        after = os.fstat(fd)
+        if region.short:
+            entry['changed_while_read'] = True
+            entry['error'] = 'file shrank while read; missing bytes stored as zeros'
+        elif (after.st_size, after.st_mtime_ns, after.st_ctime_ns) != (before.st_size, before.st_mtime_ns, before.st_ctime_ns):
+            entry['changed_while_read'] = True
+
+    def add_tree(self, top, group, match=None, root=None, max_depth=8, max_entries=20000):
+        """Store every file below top (not crossing into symlinked directories); returns the count."""
+        root = root or top
+        count = 0
+        stack = [(top, 0)]
+        while stack and count < max_entries:
+            current, depth = stack.pop()
+            try:
+                it = sorted(os.scandir(current), key=lambda e: e.name)
+            except OSError as exc:
+                self.error(current, 'cannot list: %s' % exc.strerror, group)
+                continue
+            for item in it:
+                if item.is_dir(follow_symlinks=False):
+                    if depth < max_depth:
+                        stack.append((item.path, depth + 1))
+                    continue
+                if match is None or match(item.name):
+                    self.add_file(item.path, group, root=root)
+                    count += 1
+        return count
+
+    # -- generated content -------------------------------------------------
+    def add_bytes(self, name, data, group, source=None):
+        """Store generated bytes (JSON summaries, decoded records) under name."""
+        length = self._room(len(data))
+        entry = {'path': name, 'type': 'generated', 'size': len(data), 'stored': length,
+                 'truncated': length < len(data), 'changed_while_read': False, 'error': None,
+                 'mtime': iso(time.time()), 'sha256': hashlib.sha256(data[:length]).hexdigest()}
+        if source:
+            entry['source'] = source
+        if not self.dry_run:
+            entry['arcname'] = '%s/%s' % (self.prefix, name)
+            self._tar.addfile(self._tarinfo(entry['arcname'], length), io.BytesIO(data[:length]))
+            self.stored += length
+        self._record(entry, group)
+
+    def add_json(self, name, obj, group, source=None):
+        self.add_bytes(name, (json.dumps(obj, indent=1, sort_keys=True, default=str) + '\n').encode('utf-8'), group, source)
+
+    def add_spool(self, name, spool, length, group, source=None, truncated=False, error=None, observer=None):
+        """Store `length` bytes from a spool file (command output)."""
+        fd = spool.fileno() if not self.dry_run else -1
+        self._spool_entry(name, fd, length, self._room(length), group, source, 'command-output', truncated, error, observer)
+
+    def add_fd(self, name, fd, group, source=None):
+        """Store an already open file (a deleted executable through /proc/<pid>/exe)."""
+        size = os.fstat(fd).st_size
+        length = self._room(min(size, self.max_file))
+        self._spool_entry(name, fd, size, length, group, source, 'copied-executable')
+
+    def _spool_entry(self, name, fd, size, length, group, source, kind, truncated=False, error=None, observer=None):
+        entry = {'path': name, 'type': kind, 'size': size, 'stored': length,
+                 'truncated': truncated or length < size, 'changed_while_read': False,
+                 'error': error, 'mtime': iso(time.time())}
+        if source:
+            entry['source'] = source
+        if not self.dry_run:
+            region = _Region(fd, 0, length, False, observer)
+            entry['arcname'] = '%s/%s' % (self.prefix, name)
+            self._tar.addfile(self._tarinfo(entry['arcname'], length), io.BufferedReader(region, CHUNK))
+            self.stored += length
+            entry['sha256'] = region.hash.hexdigest()
+            if region.short:
+                entry['changed_while_read'] = True
+        self._record(entry, group)
+
+    # -- finish -------------------------------------------------------------
+    def close(self, log_bytes):
+        """Write collection.log and manifest.jsonl, finish the stream; returns (sha256, size)."""
+        self.add_bytes('collection.log', log_bytes, 'bundle')
+        if self.dry_run:
+            return None, 0
+        size = self.manifest.tell()
+        self.manifest.seek(0)
+        self._tar.addfile(self._tarinfo('%s/manifest.jsonl' % self.prefix, size), self.manifest)
+        self.manifest.close()
+        self._tar.close()
+        self._gz.close()
+        self._out.close()
+        return self._out.hash.hexdigest(), self._out.size
+
+    def abort(self):
+        """Close and remove a partial bundle."""
+        for obj in (self._tar, self._gz, self._out):
+            try:
+                if obj is not None:
+                    obj.close()
+            except Exception:  # pylint: disable=broad-except
+                pass
+        if not self.dry_run:
+            try:
+                os.unlink(self.path)
+            except OSError:
+                pass
+
+
+def sha256_file(path):
+    digest = hashlib.sha256()
+    with open(path, 'rb') as handle:
+        for chunk in iter(lambda: handle.read(CHUNK), b''):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify_bundle(path, expected_sha256=None):
+    """Check a bundle's own SHA-256 and every manifest hash in one streaming read.
+
+    Returns a dict with ok, sha256, checked and a list of problems.
+    """
+    problems = []
+    sha = sha256_file(path)
+    if expected_sha256 and sha != expected_sha256.lower():
+        problems.append('bundle sha256 %s differs from the expected %s' % (sha, expected_sha256))
+    seen = {}
+    manifest = None
+    with tarfile.open(path, mode='r|gz') as tar:
+        for member in tar:
+            if not member.isfile():
+                continue
+            handle = tar.extractfile(member)
+            if member.name.endswith('/manifest.jsonl'):
+                manifest = handle.read()
+                continue
+            digest = hashlib.sha256()
+            for chunk in iter(lambda: handle.read(CHUNK), b''):
+                digest.update(chunk)
+            seen[member.name] = digest.hexdigest()
+    if manifest is None:
+        problems.append('no manifest.jsonl in the bundle')
+        manifest = b''
+    checked = 0
+    for line in manifest.splitlines():
+        entry = json.loads(line.decode('utf-8'))
+        name = entry.get('arcname')
+        if not name:
+            continue
+        if name not in seen:
+            problems.append('%s is in the manifest but not in the bundle' % name)
+        elif seen.pop(name) != entry.get('sha256'):
+            problems.append('%s does not match its manifest sha256' % name)
+        checked += 1
+    for name in sorted(seen):
+        problems.append('%s is in the bundle but not in the manifest' % name)
+    return {'ok': not problems, 'sha256': sha, 'checked': checked, 'problems': problems[:50]}

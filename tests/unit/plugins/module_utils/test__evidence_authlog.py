@@ -1,0 +1,118 @@
+"""Authentication log lines of both families (Debian auth.log, EL secure) and journal entries."""
+
+import os
+
+import pytest
+
+from ansible_collections.quietnode.baseline.plugins.module_utils import _evidence_authlog as auth
+
+FIX = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "evidence")
+REF = 1795330918  # 2026-11-22T07:01:58Z, the fixtures' mtime
+
+
+def _lines(name):
+    with open(os.path.join(FIX, name)) as handle:
+        return [line.rstrip("\n") for line in handle]
+
+
+EXPECTED = {
+    "auth.log.debian": [
+        ("invalid_user", "admin", "192.0.2.66", 1795316401.123456),
+        ("failed_password", "admin", "192.0.2.66", 1795316401.523456),
+        ("failed_password", "root", "192.0.2.66", 1795316402.000001),
+        ("preauth_close", "root", "192.0.2.66", 1795312803.0),  # +01:00 offset
+        ("accepted", "deploy", "198.51.100.23", 1795317255.0),
+        ("session_opened", "deploy", None, 1795317255.1),
+        ("sudo", "deploy", None, 1795317600.0),
+        ("preauth_close", "test", "192.0.2.67", 1795317660.0),
+        ("max_attempts", "root", "192.0.2.66", 1795317720.0),
+        ("session_opened", "root", None, 1795317780.0),
+        ("failed_password", "ubnt", "192.0.2.68", 1795317840.0),
+        ("accepted", "alice", "2001:db8::7", 1795317900.0),
+    ],
+    "secure.el": [
+        ("invalid_user", "admin", "192.0.2.66", 1795316401.0),
+        (None, None, None, 1795316401.0),
+        ("pam_failure", None, "192.0.2.66", 1795316401.0),
+        ("failed_password", "admin", "192.0.2.66", 1795316403.0),
+        ("failed_password", "root", "192.0.2.66", 1795316405.0),
+        ("accepted", "centos", "198.51.100.23", 1793592306.0),
+        ("sudo", "centos", None, 1793592307.0),
+        ("session_opened", "root", None, 1793592308.0),
+        ("preauth_disconnect", None, "192.0.2.69", 1793592360.0),
+        ("preauth_close", "oracle", "192.0.2.70", 1793592420.0),
+        ("no_identification", None, "192.0.2.71", 1793592480.0),
+        (None, None, None, 1793592540.0),
+    ],
+}
+
+
+def _cases():
+    for name, rows in EXPECTED.items():
+        for i, (line, want) in enumerate(zip(_lines(name), rows)):
+            yield pytest.param(line, want, id="%s-%02d-%s" % (name, i, want[0]))
+
+
+@pytest.mark.parametrize("line, want", list(_cases()))
+def test_fixture_line(line, want):
+    parsed = auth.parse_line(line, REF)
+    assert parsed["epoch"] == pytest.approx(want[3], abs=1e-6)
+    event = auth.classify(parsed["prog"], parsed["msg"])
+    if want[0] is None:
+        assert event is None
+        return
+    assert (event["event"], event.get("user"), event.get("ip")) == want[:3]
+
+
+def test_fixture_files_have_one_expectation_per_line():
+    assert {n: len(_lines(n)) for n in EXPECTED} == {n: len(r) for n, r in EXPECTED.items()}
+
+
+@pytest.mark.parametrize("line, ref, epoch", [
+    ("Dec 31 23:59:59 h sshd[1]: x", 1798761600 + 10, 1798761599.0),  # read on 1 January: last year
+    ("Jan  1 00:00:01 h sshd[1]: x", 1798761600 + 10, 1798761601.0),
+    ("Feb 29 12:00:00 h sshd[1]: x", 1795330918, 1709208000.0),  # 2026 has none: 2024 is too far, 2025 neither
+    ("2026-11-22T03:00:01Z h sshd[1]: x", 0, 1795316401.0),
+    ("2026-11-22T03:00:01.1234567891-0500 h sshd[1]: x", 0, 1795334401.123456),
+], ids=["year-rollover", "new-year", "leap-day-missing", "rfc3339-z", "rfc3339-nanos-offset"])
+def test_timestamps(line, ref, epoch):
+    got = auth.parse_timestamp(line, ref)
+    if line.startswith("Feb 29"):
+        assert got is None
+    else:
+        assert got == pytest.approx(epoch, abs=1e-6)
+
+
+@pytest.mark.parametrize("line", ["", "garbage", "-- Reboot --", "Nov 22 03:00:01 host"], ids=["empty", "text", "marker", "no-prog"])
+def test_non_syslog_lines(line):
+    assert auth.parse_line(line, REF) is None
+
+
+def test_sudo_only_from_sudo():
+    msg = "deploy : TTY=pts/2 ; PWD=/ ; USER=root ; COMMAND=/bin/true"
+    assert auth.classify("sudo", msg)["command"] == "/bin/true"
+    assert auth.classify("bash", msg) is None
+
+
+@pytest.mark.parametrize("entry, kind", [
+    ({"MESSAGE": "Failed password for invalid user x from 127.0.0.1 port 5 ssh2", "SYSLOG_IDENTIFIER": "sshd",
+      "__REALTIME_TIMESTAMP": "1795316401000000", "_PID": "9"}, "failed_password"),
+    ({"MESSAGE": [70, 97], "SYSLOG_IDENTIFIER": "sshd"}, None),
+    ({"MESSAGE": "Started cron", "SYSLOG_IDENTIFIER": "systemd"}, None),
+], ids=["sshd-failure", "binary-message", "unrelated"])
+def test_journal_event(entry, kind):
+    event = auth.journal_event(entry)
+    assert (event or {}).get("event") == kind
+    if kind:
+        assert event["epoch"] == 1795316401.0 and event["source"] == "journal"
+
+
+def test_summary_counts_failures_in_window_from_both_families():
+    summary = auth.AuthSummary(1795316400, 1795317800)
+    summary.add_lines(_lines("auth.log.debian"), REF, "auth.log")
+    summary.add_lines([line.encode() for line in _lines("secure.el")], REF, "secure")
+    result = summary.result()
+    assert result["failures_by_ip"][0] == {"key": "192.0.2.66", "count": 8}
+    assert result["by_event"]["failed_password"] == 4 and result["by_event"]["accepted"] == 1
+    assert [e["user"] for e in result["privileged"]] == ["deploy"]
+    assert result["first_epoch"] == pytest.approx(1795316401.123456)

@@ -1,0 +1,98 @@
+"""Collector pieces: window parsing, streaming observers, command runner and a small real collection."""
+
+import os
+
+import pytest
+
+from ansible_collections.quietnode.baseline.plugins.module_utils import _evidence_bundle as eb
+from ansible_collections.quietnode.baseline.plugins.module_utils import _evidence_collect as col
+
+FIX = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "evidence")
+NOW = 1795330918.0
+
+
+@pytest.mark.parametrize("text, epoch", [
+    ("-48h", NOW - 172800), ("-90m", NOW - 5400), ("-2d", NOW - 172800), ("-30s", NOW - 30),
+    ("@1795300000", 1795300000.0), ("2026-11-22T07:01:58Z", NOW), ("2026-11-22 07:01:58", NOW),
+    ("2026-11-22T08:01:58+01:00", NOW), ("2026-11-22T07:01", NOW - 58), ("2026-11-22", NOW - 25318),
+], ids=["hours", "minutes", "days", "seconds", "epoch", "iso-z", "space", "offset", "no-seconds", "date"])
+def test_parse_time(text, epoch):
+    assert col.parse_time(text, NOW) == pytest.approx(epoch)
+
+
+@pytest.mark.parametrize("text", ["yesterday", "2026-13-01", "-5w", ""], ids=["word", "month13", "weeks", "empty"])
+def test_parse_time_rejects_with_a_hint(text):
+    with pytest.raises(ValueError, match="UTC time"):
+        col.parse_time(text, NOW)
+
+
+def test_line_observer_joins_lines_split_across_chunks():
+    lines = []
+    obs = col.LineObserver(lines.append)
+    for chunk in (b"one\ntw", b"o\n", b"thr", b"ee"):
+        obs(chunk)
+    obs.close()
+    assert lines == [b"one", b"two", b"three"]
+
+
+def test_acct_observer_decodes_records_split_across_chunks():
+    data = open(os.path.join(FIX, "pacct.bin"), "rb").read()
+    obs = col.AcctObserver()
+    for off in range(0, len(data), 100):
+        obs(data[off:off + 100])
+    assert [r["comm"] for r in obs.records][:3] == ["accton", "true", "ls"] and len(obs.records) == 11
+
+
+def _collector(tmp_path, groups, timeout=5, dry_run=False):
+    writer = eb.BundleWriter(str(tmp_path / "b.tar.gz"), "ev", 1 << 20, 64 << 20, dry_run=dry_run)
+    return writer, col.Collector(writer, NOW - 3600, NOW, groups, timeout)
+
+
+def test_command_timeout_kills_and_keeps_output(tmp_path, monkeypatch):
+    writer, collector = _collector(tmp_path, [], timeout=1)
+    monkeypatch.setattr(col, "PATH", ("/usr/bin", "/bin"))
+    rc = collector.run("x.txt", ["sh", "-c", "echo started; exec sleep 20"], "t")
+    assert rc == -9 and "timed out" in collector.log.commands[0]["note"]
+    writer.close(collector.log.data())
+    members = eb.verify_bundle(str(tmp_path / "b.tar.gz"))
+    assert members["ok"]
+
+
+def test_command_output_cap(tmp_path):
+    writer, collector = _collector(tmp_path, [])
+    collector.run("big.txt", ["head", "-c", "3000000", "/dev/zero"], "t", cap=1000)
+    assert "capped" in collector.log.commands[0]["note"]
+    assert writer.estimate["t"] == {"files": 1, "bytes": 1000}
+    writer.close(b"")
+
+
+def test_missing_command_is_logged_not_run(tmp_path):
+    writer, collector = _collector(tmp_path, [])
+    assert collector.run("x", ["no-such-tool-evid"], "t") is None
+    assert "not present: no-such-tool-evid" in collector.log.data().decode()
+    writer.close(b"")
+
+
+def test_small_real_collection_is_verifiable(tmp_path):
+    writer, collector = _collector(tmp_path, ["accounts", "cron", "system"])
+    collector.collect()
+    sha, _size = writer.close(collector.log.data())
+    result = eb.verify_bundle(str(tmp_path / "b.tar.gz"), sha)
+    assert result["ok"] and result["checked"] > 3
+    assert {r["recorder"] for r in collector.readiness} == set()  # these groups judge no recorder
+
+
+def test_dry_run_collection_runs_no_command(tmp_path):
+    writer, collector = _collector(tmp_path, ["ssh", "cron"], dry_run=True)
+    collector.collect()
+    writer.close(b"")
+    assert collector.log.commands == [] and not os.path.exists(str(tmp_path / "b.tar.gz"))
+
+
+def test_clock_state_reports_zone_and_kernel_clock():
+    state = col.clock_state()
+    assert state["utc_now"].endswith("Z") and "clock_state" in state and "tzname" in state
+
+
+def test_bundle_name_is_host_and_utc_stamp():
+    assert col.bundle_name("web1.example.org", NOW) == ("evidence-web1-20261122T070158Z", "20261122T070158Z")
