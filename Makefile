@@ -1,0 +1,72 @@
+# quietnode.baseline: the README names these targets. `make test` and `make demo`
+# do all their own set-up on a fresh Debian 12 machine.
+SHELL := /bin/bash
+.ONESHELL:
+.SHELLFLAGS := -eu -o pipefail -c
+
+VENV     ?= .venv
+BIN      := $(VENV)/bin
+PY       ?= python3
+DISTROS  ?= debian12 debian13
+# Container scenarios run once per distro; the VM scenario boots its own Debian 12.
+SCENARIOS    ?= default ssh_lockdown firewall blocklist evidence
+VM_SCENARIOS ?= vm
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: help setup docker images lint sanity unit molecule molecule-vm test demo demo-clean bench clean
+
+help:
+	@echo "make test    lint, sanity, unit tests and Molecule on Debian 12 and 13"
+	@echo "make demo    converge a local 'fresh VPS' container over SSH with playbooks/site.yml"
+	@echo "make lint | sanity | unit | molecule | molecule-vm | bench | clean"
+
+$(BIN)/activate: requirements.txt
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+collections/ansible_collections/quietnode/baseline:
+	mkdir -p collections/ansible_collections/quietnode
+	ln -sfn ../../.. $@
+
+setup: $(BIN)/activate collections/ansible_collections/quietnode/baseline
+
+docker:
+	@bash tests/scripts/ensure-docker.sh
+
+images: docker
+	@bash tests/images/build.sh
+
+lint: setup
+	$(BIN)/yamllint -s .
+	$(BIN)/ansible-lint --profile production --offline
+
+sanity: setup
+	@bash tests/scripts/sanity.sh
+
+unit: setup
+	$(BIN)/pytest -q tests/unit
+
+molecule: setup images
+	@bash tests/scripts/molecule.sh "$(SCENARIOS)" "$(DISTROS)"
+
+molecule-vm: setup
+	@bash tests/scripts/molecule.sh "$(VM_SCENARIOS)" vm
+
+test: lint sanity unit molecule molecule-vm
+	@echo "make test: all gates passed"
+
+demo: setup images
+	@bash tests/scripts/demo.sh
+
+demo-clean:
+	-docker rm -f quietnode-demo
+	rm -rf .demo
+
+bench: setup images
+	@bash tests/bench/run.sh
+
+clean: demo-clean
+	rm -rf collections tests/output .pytest_cache
