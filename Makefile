@@ -42,6 +42,7 @@ images: docker
 lint: setup
 	$(BIN)/yamllint -s .
 	$(BIN)/ansible-lint --profile production --offline
+	$(BIN)/antsibull-changelog lint
 
 sanity: setup
 	@bash tests/scripts/sanity.sh
