@@ -104,22 +104,34 @@ def parse_entry(text, reject_host_bits=False):
 
 
 def parse_lines(lines, source, out, reject_host_bits=False, min_prefix=None, allow_wide=False, problems=None):
-    """Parse an iterable of lines into out[family] (a list of (start, end)).
+    """Parse an iterable of lines into out[family], a list of sort keys (start << bits | end).
 
     min_prefix maps family to the shortest prefix accepted; None skips the width check
     (for input this module produced itself). Invalid lines are appended to problems as
     (source, line number, reason, text); a BlocklistError is raised when problems is None.
+    Integer keys sort several times faster than (start, end) tuples on lists of this size.
     """
     own_problems = problems is None
     if own_problems:
         problems = []
     v4 = out[V4]
     v6 = out[V6]
+    pton = socket.inet_pton
+    from_bytes = int.from_bytes
+    af_inet = socket.AF_INET
     for lineno, line in enumerate(lines, 1):
         hash_at = line.find("#")
         text = (line if hash_at < 0 else line[:hash_at]).strip()
         if not text:
             continue
+        if "/" not in text and "-" not in text and ":" not in text:
+            # Most entries are single IPv4 addresses: skip the general parser for them.
+            try:
+                value = from_bytes(pton(af_inet, text), "big")
+                v4.append(value << 32 | value)
+                continue
+            except (OSError, ValueError):
+                pass
         try:
             family, start, end = parse_entry(text, reject_host_bits)
             if min_prefix is not None:
@@ -129,7 +141,10 @@ def parse_lines(lines, source, out, reject_host_bits=False, min_prefix=None, all
             if len(problems) >= MAX_ERRORS:
                 break
             continue
-        (v4 if family == V4 else v6).append((start, end))
+        if family == V4:
+            v4.append(start << 32 | end)
+        else:
+            v6.append(start << 128 | end)
     if own_problems and problems:
         raise BlocklistError(problems)
     return out
@@ -148,22 +163,30 @@ def _check_width(family, start, end, min_prefix, allow_wide):
         raise _Entry("entry is wider than /%d (the min_prefix_v%d limit); set allow_wide to block it" % (limit, family))
 
 
-def merge(ranges):
-    """Sort and merge overlapping or adjacent (start, end) ranges in one pass."""
-    ranges.sort()
+def merge_keys(keys, bits):
+    """Sort keys (start << bits | end) and merge overlapping or adjacent ranges in one pass."""
+    keys.sort()
+    mask = (1 << bits) - 1
     starts = []
     ends = []
     last_end = -2
-    for start, end in ranges:
+    for key in keys:
+        start = key >> bits
         if start <= last_end + 1:
+            end = key & mask
             if end > last_end:
                 ends[-1] = end
                 last_end = end
         else:
+            last_end = key & mask
             starts.append(start)
-            ends.append(end)
-            last_end = end
+            ends.append(last_end)
     return list(zip(starts, ends))
+
+
+def merge(ranges):
+    """Merge (start, end) tuples; ranges beyond 128 bits are not expected."""
+    return merge_keys([start << 128 | end for start, end in ranges], 128)
 
 
 def subtract(ranges, holes):
@@ -225,11 +248,15 @@ def count_networks(family, ranges):
 class Lists(object):
     """Normalised per-family ranges, merged and with the allowlist removed."""
 
-    def __init__(self, v4=None, v6=None):
+    def __init__(self, v4=None, v6=None, lines=None):
         self.ranges = {V4: v4 or [], V6: v6 or []}
+        self._lines = dict(lines or {})
 
     def lines(self, family):
-        return [format_range(family, s, e) for s, e in self.ranges[family]]
+        """Text entries of one family, rendered once."""
+        if family not in self._lines:
+            self._lines[family] = [format_range(family, s, e) for s, e in self.ranges[family]]
+        return self._lines[family]
 
     def render(self):
         """Text form: one entry per line, IPv4 first; parses back to the same ranges."""
@@ -238,14 +265,67 @@ class Lists(object):
         out.extend(self.lines(V6))
         return "\n".join(out) + "\n"
 
-    def digest(self):
-        return hashlib.sha256(self.render().encode("ascii")).hexdigest()
+    def digest(self, salt=""):
+        """SHA-256 of the ranges themselves: no text rendering, so a no-change run stays cheap."""
+        text = "format=%s %s v4=%r v6=%r" % (FORMAT_VERSION, salt, self.ranges[V4], self.ranges[V6])
+        return hashlib.sha256(text.encode("ascii")).hexdigest()
 
     def counts(self):
         return {"v4": len(self.ranges[V4]), "v6": len(self.ranges[V6])}
 
     def is_empty(self):
         return not (self.ranges[V4] or self.ranges[V6])
+
+
+def _parse_rendered(lines):
+    """Fast path for text this module rendered (sorted, disjoint, canonical): ranges and their text per family.
+
+    Returns None at the first line that is not in that form, so the caller can fall back to the full parser.
+    """
+    pton = socket.inet_pton
+    from_bytes = int.from_bytes
+    out = {V4: ([], []), V6: ([], [])}
+    last = {V4: -2, V6: -2}
+    try:
+        for line in lines:
+            if not line or line[0] == "#":
+                continue
+            family = V6 if ":" in line else V4
+            af = _AF[family]
+            if "/" in line:
+                addr, plen = line.split("/")
+                start = from_bytes(pton(af, addr), "big")
+                hostmask = (1 << (BITS[family] - int(plen))) - 1
+                if start & hostmask:
+                    return None
+                end = start | hostmask
+            elif "-" in line:
+                first, second = line.split("-")
+                start = from_bytes(pton(af, first), "big")
+                end = from_bytes(pton(af, second), "big")
+            else:
+                start = end = from_bytes(pton(af, line), "big")
+            if start <= last[family] + 1 or end < start:
+                return None
+            last[family] = end
+            ranges, texts = out[family]
+            ranges.append((start, end))
+            texts.append(line)
+    except (OSError, ValueError):
+        return None
+    return out
+
+
+def _reuse_text(family, before, texts, after):
+    """Text for the ranges left after subtraction: unchanged ranges keep their text, others are rendered."""
+    out = []
+    idx = 0
+    count = len(before)
+    for rng in after:
+        while idx < count and before[idx][1] < rng[0]:
+            idx += 1
+        out.append(texts[idx] if idx < count and before[idx] == rng else format_range(family, rng[0], rng[1]))
+    return out
 
 
 def normalise(sources, allowlist=(), min_prefix_v4=8, min_prefix_v6=16, allow_wide=False,
@@ -258,17 +338,29 @@ def normalise(sources, allowlist=(), min_prefix_v4=8, min_prefix_v6=16, allow_wi
     Raises BlocklistError naming every bad line (up to MAX_ERRORS); returns Lists.
     """
     limits = {V4: min_prefix_v4, V6: min_prefix_v6}
-    raw = {V4: [], V6: []}
+    allow = {V4: [], V6: []}
     problems = []
+    parse_lines(allowlist, "allowlist", allow, False, None, True, problems)
+    sources = list(sources)
+    trusted = list(trusted)
+    rendered = _parse_rendered(trusted[0][1]) if not sources and len(trusted) == 1 and not problems else None
+    if rendered is not None:
+        # A single list normalised on the controller: already merged, so only the allowlist is subtracted.
+        ranges = {}
+        lines = {}
+        for fam in (V4, V6):
+            before, texts = rendered[fam]
+            ranges[fam] = subtract(before, merge_keys(allow[fam], BITS[fam]))
+            lines[fam] = texts if ranges[fam] is before else _reuse_text(fam, before, texts, ranges[fam])
+        return Lists(ranges[V4], ranges[V6], lines)
+    raw = {V4: [], V6: []}
     for name, lines in sources:
         parse_lines(lines, name, raw, reject_host_bits, limits, allow_wide, problems)
     for name, lines in trusted:
         parse_lines(lines, name, raw, False, None, True, problems)
-    allow = {V4: [], V6: []}
-    parse_lines(allowlist, "allowlist", allow, False, None, True, problems)
     if problems:
         raise BlocklistError(problems[:MAX_ERRORS])
-    return Lists(*[subtract(merge(raw[fam]), merge(allow[fam])) for fam in (V4, V6)])
+    return Lists(*[subtract(merge_keys(raw[fam], BITS[fam]), merge_keys(allow[fam], BITS[fam])) for fam in (V4, V6)])
 
 
 def diff_counts(old_lines, new_lines):

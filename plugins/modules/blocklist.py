@@ -19,7 +19,8 @@ description:
   - The whole table is replaced in one C(nft -f) transaction after an C(nft -c -f) check, so the host
     is never half-loaded and a refused list changes nothing.
   - Whether anything changed is decided from a digest kept in the table comment and in the persisted
-    script, read with C(nft -t list ruleset) which never reads set elements back.
+    script, read with C(nft -t list ruleset) which never reads set elements back. An input identical to the
+    last applied one (same bytes, allowlist and options) is recognised without parsing it.
   - Sources given with O(sources[].src) or O(sources[].url) are read and normalised on the controller
     by the action plugin of the same name, once per distinct input per run, and shipped to the host.
   - An empty result (no entries, or everything allowlisted) removes the table.
@@ -90,9 +91,15 @@ options:
     type: path
     default: /etc/quietnode/blocklist
   validate:
-    description: Check the script with C(nft -c -f) before loading it.
-    type: bool
-    default: true
+    description:
+      - How the script is checked with C(nft -c -f) before it is loaded.
+      - V(sample) checks the whole table, chain and rules with the first 256 elements of each set; the load itself
+        is one transaction that the kernel commits whole or not at all, and checking every element would double
+        the time of an apply.
+      - V(full) checks every element; V(none) skips the check.
+    type: str
+    choices: [sample, full, none]
+    default: sample
   state:
     description: V(present) enforces the lists; V(absent) deletes the table and the persisted files.
     type: str
@@ -133,12 +140,14 @@ counts:
   type: dict
   sample: {"v4": 166686, "v6": 19511}
 added:
-  description: Entries in the new list that were not in the persisted one.
+  description:
+    - Entries in the new list that are not in the persisted one; 0 when nothing changed.
+    - Counted in check mode only (null otherwise), since comparing large lists costs time on every apply.
   returned: when state is present
   type: int
   sample: 120
 removed:
-  description: Entries in the persisted list that are not in the new one.
+  description: Entries in the persisted list that are not in the new one; counted like RV(added).
   returned: when state is present
   type: int
   sample: 3
@@ -157,11 +166,12 @@ persist:
   type: bool
 """
 
+import hashlib
 import re
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.quietnode.baseline.plugins.module_utils._blocklist import (
-    BlocklistError, normalise,
+    FORMAT_VERSION, BlocklistError, normalise,
 )
 from ansible_collections.quietnode.baseline.plugins.module_utils._blocklist_nft import (
     Enforcer, NftError,
@@ -171,8 +181,22 @@ _TABLE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,31}$")
 
 
 def _read(path):
-    with open(path, "r") as handle:
-        return handle.read().splitlines()
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+def _input_digest(params, named):
+    """Digest of everything the result depends on, so an identical input skips parsing."""
+    digest = hashlib.sha256()
+    digest.update(repr((FORMAT_VERSION, params["table"], params["min_prefix_v4"], params["min_prefix_v6"],
+                        params["allow_wide"], params["reject_host_bits"], sorted(params["allowlist"]))).encode())
+    for name, data in named:
+        digest.update(b"\0" + name.encode() + b"\0" + hashlib.sha256(data).digest())
+    return digest.hexdigest()
+
+
+def _lines(data):
+    return data.decode("utf-8", "replace").splitlines()
 
 
 def main():
@@ -193,7 +217,7 @@ def main():
             reject_host_bits=dict(type="bool", default=False),
             table=dict(type="str", default="quietnode_blocklist"),
             state_dir=dict(type="path", default="/etc/quietnode/blocklist"),
-            validate=dict(type="bool", default=True),
+            validate=dict(type="str", choices=["sample", "full", "none"], default="sample"),
             state=dict(type="str", choices=["present", "absent"], default="present"),
         ),
         supports_check_mode=True,
@@ -206,25 +230,29 @@ def main():
     if any(source.get("src") or source.get("url") for source in params["sources"]):
         module.fail_json(msg="sources with src or url are read on the controller: call the module as "
                              "quietnode.baseline.blocklist so its action plugin runs")
-    enforcer = Enforcer(module.run_command, module.get_bin_path("nft", required=params["state"] == "present"),
+    enforcer = Enforcer(module.run_command, module.get_bin_path("nft", required=params["state"] == "present" and not module.check_mode),
                         params["table"], params["state_dir"], params["validate"])
     try:
         if params["state"] == "absent":
             if enforcer.nft is None:
                 module.exit_json(changed=False, load=False, persist=False, digest=None)
             module.exit_json(**enforcer.remove(module.check_mode))
-        sources = []
+        named = []
         for source in params["sources"]:
             try:
-                sources.append((source["path"], _read(source["path"])))
+                named.append((source["path"], _read(source["path"])))
             except (IOError, OSError) as exc:
                 module.fail_json(msg="cannot read blocklist source %s: %s (nothing was applied)" % (source["path"], exc))
         trusted = [("controller-normalised list", _read(params["normalised"]))] if params["normalised"] else []
-        lists = normalise(sources, params["allowlist"], params["min_prefix_v4"], params["min_prefix_v6"],
-                          params["allow_wide"], params["reject_host_bits"], trusted)
-        plan = enforcer.plan(lists)
-        if not module.check_mode:
-            enforcer.apply(lists, plan)
+        input_digest = _input_digest(params, trusted + named)
+        plan = enforcer.unchanged_input(input_digest)
+        if plan is None:
+            lists = normalise([(name, _lines(data)) for name, data in named], params["allowlist"],
+                              params["min_prefix_v4"], params["min_prefix_v6"], params["allow_wide"],
+                              params["reject_host_bits"], [(name, _lines(data)) for name, data in trusted])
+            plan = enforcer.plan(lists, input_digest, count_changes=module.check_mode)
+            if not module.check_mode:
+                enforcer.apply(lists, plan)
     except BlocklistError as exc:
         module.fail_json(msg=str(exc), problems=[list(p) for p in exc.problems])
     except NftError as exc:

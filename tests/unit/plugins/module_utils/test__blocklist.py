@@ -223,3 +223,20 @@ def test_property_range_to_cidrs_matches_ipaddress(start, length):
     theirs = [(int(n.network_address), n.prefixlen) for n in ipaddress.summarize_address_range(
         ipaddress.IPv6Address(start), ipaddress.IPv6Address(end))]
     assert ours == theirs
+
+
+@settings(max_examples=200, deadline=None)
+@given(_entries, st.lists(st.one_of(_entry, _range), max_size=10))
+def test_property_rendered_fast_path_matches_full_parser(entries, allow):
+    rendered = bl.normalise([("generated", entries)]).render().splitlines()
+    fast = bl.normalise([], allow, trusted=[("rendered", rendered)])
+    full = bl.normalise([], allow, trusted=[("rendered", rendered), ("empty", [])])
+    assert fast.ranges == full.ranges and fast.render() == full.render()
+
+
+@pytest.mark.parametrize("lines", [
+    ["192.0.2.5/24"], ["192.0.2.9", "192.0.2.1"], ["192.0.2.1 "], ["192.0.2.1", "192.0.2.2"],
+], ids=["host-bits", "unsorted", "trailing-space", "adjacent"])
+def test_rendered_fast_path_refuses_non_canonical_text(lines):
+    assert bl._parse_rendered(lines) is None
+    assert bl.normalise([], trusted=[("hand-edited", lines)]).ranges == bl.normalise([("x", lines)]).ranges

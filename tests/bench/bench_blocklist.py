@@ -1,0 +1,252 @@
+#!/usr/bin/env python3
+"""Blocklist bench: seed-sized lists, normalisation and nftables apply, measured side by side in one run.
+
+Generates (seeded) 157,600 IPv4 addresses, 46,084 IPv4 networks, 19,507 IPv6 networks and 7 IPv6
+addresses, with addresses that fall inside listed networks, then measures:
+  - normalisation: our integer range merge vs ipaddress.collapse_addresses (time, peak RSS, entries);
+  - in a throwaway network namespace (the host's ruleset is never touched): raw `nft -f` of the
+    collapsed table, the module's first apply, a no-change re-apply, a re-apply after a 1% change,
+    a raw atomic replace of the loaded table, `nft -t list ruleset`, and the module's peak RSS.
+Needs root, nft and ip. Usage: tests/bench/bench_blocklist.py [--seed N] [--skip-ipaddress]
+"""
+
+import argparse
+import ipaddress
+import json
+import os
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+COLLECTIONS = os.path.join(ROOT, "collections")
+sys.path.insert(0, COLLECTIONS)
+
+from ansible_collections.quietnode.baseline.plugins.module_utils import _blocklist as bl  # noqa: E402
+from ansible_collections.quietnode.baseline.plugins.module_utils import _blocklist_nft as bnft  # noqa: E402
+
+SIZES = {"v4_addresses": 157600, "v4_networks": 46084, "v6_networks": 19507, "v6_addresses": 7}
+TABLE = "quietnode_blocklist"
+# The module needs ansible-core; the project's virtualenv has it even when this file runs under another python.
+PYTHON = os.path.join(ROOT, ".venv", "bin", "python") if os.path.exists(os.path.join(ROOT, ".venv", "bin", "python")) else sys.executable
+MODULE = "ansible_collections.quietnode.baseline.plugins.modules.blocklist"
+TARGETS = "first apply <= 1.5x raw nft -f; no-change <= 1 s; 1% change <= first apply; normalise < 1 s; module RSS <= 150 MB"
+
+
+def generate(seed, fraction_changed=0.0):
+    """Seeded lists of the issue's sizes; about 10% of the addresses fall inside listed networks."""
+    rnd = random.Random(seed)
+    lines = ["# synthetic offenders, seed %d" % seed]
+    nets = []
+    for _ in range(SIZES["v4_networks"]):
+        prefix = rnd.choice((16, 18, 20, 21, 22, 23, 24, 24, 24, 24))
+        net = (rnd.randrange(1, 224) << 24 | rnd.getrandbits(24)) & ~((1 << (32 - prefix)) - 1)
+        nets.append((net, prefix))
+        lines.append("%s/%d" % (ipaddress.IPv4Address(net), prefix))
+    change = random.Random(seed + 1)
+    for index in range(SIZES["v4_addresses"]):
+        if index % 10 == 0:
+            net, prefix = rnd.choice(nets)
+            addr = net + rnd.randrange(1 << (32 - prefix))
+        else:
+            addr = rnd.randrange(1, 224) << 24 | rnd.getrandbits(24)
+        if fraction_changed and change.random() < fraction_changed:
+            addr = change.randrange(1, 224) << 24 | change.getrandbits(24)
+        lines.append(str(ipaddress.IPv4Address(addr)))
+    v6nets = []
+    for _ in range(SIZES["v6_networks"]):
+        prefix = rnd.choice((29, 32, 32, 40, 48, 48, 56, 64))
+        net = (0x2 << 124 | rnd.getrandbits(125 - 3) << 3) & ~((1 << (128 - prefix)) - 1)
+        v6nets.append((net, prefix))
+        lines.append("%s/%d" % (ipaddress.IPv6Address(net), prefix))
+    for index in range(SIZES["v6_addresses"]):
+        if index % 2 == 0:
+            net, prefix = rnd.choice(v6nets)
+            addr = net + rnd.randrange(1 << (128 - prefix))
+        else:
+            addr = 0x2 << 124 | rnd.getrandbits(124)
+        lines.append(str(ipaddress.IPv6Address(addr)))
+    return "\n".join(lines) + "\n"
+
+
+def _peak_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def worker(kind, path, out):
+    """Run one normaliser in this (fresh) process; print seconds, peak RSS and entry count as JSON."""
+    with open(path) as handle:
+        lines = handle.read().splitlines()
+    start = time.perf_counter()
+    if kind == "ours":
+        lists = bl.normalise([(path, lines)])
+        seconds = time.perf_counter() - start
+        with open(out, "w") as handle:
+            handle.write(lists.render())
+        networks = bl.count_networks(4, lists.ranges[4]) + bl.count_networks(6, lists.ranges[6])
+        intervals = len(lists.ranges[4]) + len(lists.ranges[6])
+    else:
+        nets = [ipaddress.ip_network(line, strict=False) for line in lines if line and not line.startswith("#")]
+        v4 = list(ipaddress.collapse_addresses(n for n in nets if n.version == 4))
+        v6 = list(ipaddress.collapse_addresses(n for n in nets if n.version == 6))
+        seconds = time.perf_counter() - start
+        networks = len(v4) + len(v6)
+        intervals = None
+    print(json.dumps({"seconds": seconds, "rss_mb": _peak_mb(), "networks": networks, "intervals": intervals}))
+
+
+def module_worker(args_path):
+    """Run the real module in this process; report its own peak RSS and that of nft (its children)."""
+    import atexit
+    import runpy
+
+    def report():
+        sys.stderr.write("BENCH_RSS %s %s\n" % (_peak_mb(), resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0))
+    atexit.register(report)
+    sys.argv = [MODULE, args_path]
+    runpy.run_module(MODULE, run_name="__main__", alter_sys=True)
+
+
+def _self(*args, **kwargs):
+    env = dict(os.environ, PYTHONPATH=COLLECTIONS)
+    proc = subprocess.run([PYTHON, os.path.abspath(__file__)] + list(args), capture_output=True, text=True,
+                          env=env, timeout=kwargs.get("timeout", 300))
+    if proc.returncode != 0:
+        raise SystemExit("worker %s failed:\n%s%s" % (args, proc.stdout, proc.stderr))
+    return proc
+
+
+class Netns(object):
+    def __init__(self):
+        self.name = "qnbl-bench-%d" % os.getpid()
+
+    def __enter__(self):
+        subprocess.check_call(["ip", "netns", "add", self.name])
+        return self
+
+    def __exit__(self, *exc):
+        subprocess.call(["ip", "netns", "delete", self.name])
+
+    def timed(self, argv, timeout=600):
+        start = time.perf_counter()
+        proc = subprocess.run(["ip", "netns", "exec", self.name] + argv, capture_output=True, text=True, timeout=timeout)
+        seconds = time.perf_counter() - start
+        if proc.returncode != 0:
+            raise SystemExit("%s failed: %s" % (" ".join(argv), proc.stderr[-2000:]))
+        return seconds, proc
+
+    def module(self, work, normalised, state_dir, check=False):
+        args = os.path.join(work, "args.json")
+        with open(args, "w") as handle:
+            json.dump({"ANSIBLE_MODULE_ARGS": {"normalised": normalised, "state_dir": state_dir,
+                                               "_ansible_check_mode": check}}, handle)
+        env_python = ["env", "PYTHONPATH=%s" % COLLECTIONS, PYTHON, os.path.abspath(__file__), "--module", args]
+        seconds, proc = self.timed(env_python)
+        result = json.loads(proc.stdout[proc.stdout.index("{"):])
+        rss = [line.split()[1:] for line in proc.stderr.splitlines() if line.startswith("BENCH_RSS")][0]
+        if result.get("failed"):
+            raise SystemExit("module failed: %s" % result.get("msg"))
+        return seconds, result, float(rss[0]), float(rss[1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=20261122)
+    parser.add_argument("--skip-ipaddress", action="store_true", help="skip the slow ipaddress.collapse_addresses baseline")
+    parser.add_argument("--worker", nargs=3, metavar=("KIND", "IN", "OUT"), help=argparse.SUPPRESS)
+    parser.add_argument("--module", metavar="ARGS", help=argparse.SUPPRESS)
+    opts = parser.parse_args()
+    if opts.worker:
+        return worker(*opts.worker)
+    if opts.module:
+        return module_worker(opts.module)
+    if os.geteuid() != 0 or not shutil.which("nft") or not shutil.which("ip"):
+        raise SystemExit("bench_blocklist needs root, nft and ip (it works in a throwaway network namespace)")
+
+    work = tempfile.mkdtemp(prefix="qnbl-bench-")
+    rows = []
+    try:
+        raw = os.path.join(work, "offenders.list")
+        with open(raw, "w") as handle:
+            handle.write(generate(opts.seed))
+        changed_raw = os.path.join(work, "offenders-1pct.list")
+        with open(changed_raw, "w") as handle:
+            handle.write(generate(opts.seed, fraction_changed=0.01))
+        entries = sum(SIZES.values())
+
+        normalised = os.path.join(work, "normalised.list")
+        ours = json.loads(_self("--worker", "ours", raw, normalised).stdout)
+        rows.append(("normalise: integer range merge", ours["seconds"], ours["rss_mb"],
+                     "%d in -> %d intervals (%d networks)" % (entries, ours["intervals"], ours["networks"])))
+        if not opts.skip_ipaddress:
+            theirs = json.loads(_self("--worker", "ipaddress", raw, os.devnull).stdout)
+            rows.append(("normalise: ipaddress.collapse_addresses", theirs["seconds"], theirs["rss_mb"],
+                         "%d networks (%s)" % (theirs["networks"], "same" if theirs["networks"] == ours["networks"] else "DIFFERENT")))
+        normalised_1pct = os.path.join(work, "normalised-1pct.list")
+        ours_1pct = json.loads(_self("--worker", "ours", changed_raw, normalised_1pct).stdout)
+
+        with open(normalised) as handle:
+            lists = bl.normalise([], trusted=[("normalised", handle.read().splitlines())])
+        script = os.path.join(work, "raw.nft")
+        with open(script, "w") as handle:
+            handle.write(bnft.render_table(TABLE, lists, bnft.table_digest(TABLE, lists)))
+
+        with Netns() as ns:
+            raw_load, _proc = ns.timed(["nft", "-f", script])
+            rows.append(("nft -f: raw load of the collapsed table", raw_load, None, "empty netns"))
+            raw_replace, _proc = ns.timed(["nft", "-f", script])
+            rows.append(("nft -f: raw atomic replace of the loaded table", raw_replace, None, "add+delete+recreate, one transaction"))
+            terse, _proc = ns.timed(["nft", "-t", "list", "ruleset"])
+            rows.append(("nft -t list ruleset (digest read)", terse, None, "elements omitted"))
+            ns.timed(["nft", "delete", "table", "inet", TABLE])
+
+            state = os.path.join(work, "state")
+            first, result, rss, nft_rss = ns.module(work, normalised, state)
+            rows.append(("module: first apply", first, rss, "changed=%s, nft child peak %.0f MB" % (result["changed"], nft_rss)))
+            again, result2, rss2, _nft = ns.module(work, normalised, state)
+            rows.append(("module: no-change re-apply", again, rss2, "changed=%s" % result2["changed"]))
+            check, result4, rss4, _nft = ns.module(work, normalised_1pct, state, check=True)
+            rows.append(("module: check mode after a 1% change", check, rss4, "changed=%s, would add %d and remove %d entries" % (
+                result4["changed"], result4["added"], result4["removed"])))
+            one, result3, rss3, _nft = ns.module(work, normalised_1pct, state)
+            rows.append(("module: re-apply after a 1% change", one, rss3, "changed=%s (normalise %.2f s on the controller)" % (
+                result3["changed"], ours_1pct["seconds"])))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    print("\nquietnode.baseline blocklist bench, %s, %s, nft %s, python %s, %d CPUs" % (
+        time.strftime("%Y-%m-%d"), os.uname().machine, _nft_version(), sys.version.split()[0], os.cpu_count()))
+    print("| step | seconds | peak RSS MB | notes |")
+    print("| --- | ---: | ---: | --- |")
+    for name, seconds, rss, note in rows:
+        print("| %s | %.2f | %s | %s |" % (name, seconds, "" if rss is None else "%.0f" % rss, note))
+    module_rss = max(rss, rss2, rss3, rss4)
+    print("\nratios:")
+    if not opts.skip_ipaddress:
+        print("  ipaddress / integer merge: %.1fx time, %.1fx memory" % (
+            theirs["seconds"] / ours["seconds"], theirs["rss_mb"] / ours["rss_mb"]))
+    print("  first apply / raw nft -f: %.2fx" % (first / raw_load))
+    print("  1%% change / first apply: %.2fx" % (one / first))
+    print("  no-change / first apply: %.2fx" % (again / first))
+    checks = [
+        ("first apply <= 1.5x raw nft -f", first <= 1.5 * raw_load),
+        ("no-change re-apply <= 1 s", again <= 1.0 and not result2["changed"]),
+        ("1% change <= first apply", one <= first),
+        ("normalise < 1 s", ours["seconds"] < 1.0),
+        ("module peak RSS <= 150 MB", module_rss <= 150),
+    ]
+    print("\ntargets: " + ", ".join("%s %s" % (name, "PASS" if ok else "FAIL") for name, ok in checks))
+    return 0 if all(ok for _name, ok in checks) else 1
+
+
+def _nft_version():
+    proc = subprocess.run(["nft", "--version"], capture_output=True, text=True)
+    return proc.stdout.split()[1] if proc.returncode == 0 else "?"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
