@@ -26,7 +26,7 @@ def main(argv):
     playbook = os.path.realpath(playbook)
     env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json")
     cmd = ["ansible-playbook", "-i", inventory, "--check", playbook] + argv[3:]
-    proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    proc = subprocess.run(cmd, env=env, check=False, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
     try:
         # Other enabled callbacks (profile_tasks) may print around the JSON document.
         report = json.JSONDecoder().raw_decode(proc.stdout[proc.stdout.index("{"):])[0]

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# ansible-test sanity on a temporary ansible_collections/quietnode/baseline copy of
+# ansible-test sanity (on plugins/ unless paths are given) on a temporary ansible_collections/quietnode/baseline copy of
 # this checkout (ansible-test requires that path layout and refuses symlinks).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -14,4 +14,4 @@ cd "$dest"
 git init -q && git add -A >/dev/null 2>&1
 # --venv builds the sanity tools' own pinned virtualenvs from PyPI (cached between runs).
 "$root/.venv/bin/ansible-test" sanity --venv --python "${QN_SANITY_PYTHON:-3.11}" --color no \
-  --skip-test ansible-doc ${QN_SANITY_ARGS:-} "$@"
+  ${QN_SANITY_ARGS:-} "${@:-plugins/}"
