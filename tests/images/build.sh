@@ -62,6 +62,9 @@ CHROOT
   docker rmi "${tag}-rootfs" >/dev/null
   rm -rf "$root" "$root.log"
   docker tag "$tag" "quietnode/${name}:latest"
+  # Drop images built by earlier versions of this script.
+  docker images --format '{{.Repository}}:{{.Tag}}' "quietnode/${name}" \
+    | grep -v -e ":latest$" -e ":${script_hash}$" | xargs -r docker rmi >/dev/null 2>&1 || true
   echo "built ${tag}"
 }
 
