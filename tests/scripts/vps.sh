@@ -61,7 +61,6 @@ linodes:
     ansible_password: "{{ lookup('ansible.builtin.file', '${state}/root-password') }}"
     ansible_ssh_common_args: "-o UserKnownHostsFile=${state}/known_hosts"
     ansible_ssh_private_key_file: ${state}/id_ed25519
-    quietnode_admin_user: ${admin}
     ssh_lockdown_admin_users:
       - name: ${admin}
         keys:
