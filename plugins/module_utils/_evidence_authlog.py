@@ -12,8 +12,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import calendar
 import datetime
 import re
+import time
 
 UTC = datetime.timezone.utc
 MONTHS = dict((m, i + 1) for i, m in enumerate('Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec'.split()))
@@ -47,6 +49,53 @@ AUTH_PATTERNS = [
 ]
 
 
+RFC3339_TIME = re.compile(r'(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?(?:Z|([+-])(\d\d):?(\d\d))$')
+
+
+_LAST = ['', 0.0, '']  # logs repeat the same second for many lines: reuse the last conversion
+
+
+def _rfc3339(ts):
+    if ts[:19] == _LAST[0] and len(ts) >= 20 and ts[19] in '.Z+-':
+        base = _LAST[1]
+        rest = ts[19:]
+        if rest[:1] == '.':
+            digits = rest[1:].split('+', 1)[0].split('-', 1)[0].rstrip('Z')
+            if rest[len(digits) + 1:] == _LAST[2]:
+                return base + int(digits[:6].ljust(6, '0')) / 1e6
+        elif rest == _LAST[2]:
+            return base
+    m = RFC3339_TIME.match(ts)
+    if not m:
+        return None
+    y, mo, d, h, mi, sec, frac, sign, oh, om = m.groups()
+    epoch = calendar.timegm((int(y), int(mo), int(d), int(h), int(mi), int(sec)))
+    if frac:
+        epoch += int(frac[:6].ljust(6, '0')) / 1e6
+    if sign:
+        offset = int(oh) * 3600 + int(om) * 60
+        epoch += -offset if sign == '+' else offset
+    if not frac:
+        _LAST[:] = [ts[:19], epoch, ts[19:]]
+    else:
+        _LAST[:] = [ts[:19], epoch - int(frac[:6].ljust(6, '0')) / 1e6, ts[20 + len(frac):]]
+    return epoch
+
+
+def _classic(mon, day, hms, ref):
+    h, mi, sec = (int(x) for x in hms.split(':'))
+    year = time.gmtime(ref).tm_year
+    for candidate in (year, year - 1):
+        try:
+            datetime.date(candidate, MONTHS[mon], int(day))
+        except ValueError:
+            continue  # 29 February in a common year
+        epoch = calendar.timegm((candidate, MONTHS[mon], int(day), h, mi, sec))
+        if epoch <= ref + 86400:
+            return float(epoch)
+    return None
+
+
 def parse_timestamp(text, ref):
     """RFC 3339 or classic syslog time as epoch seconds.
 
@@ -55,40 +104,25 @@ def parse_timestamp(text, ref):
     """
     m = RFC3339.match(text)
     if m:
-        ts = m.group('ts').replace('Z', '+00:00')
-        if re.search(r'[+-]\d{4}$', ts):
-            ts = ts[:-2] + ':' + ts[-2:]
-        frac = ''
-        if '.' in ts:
-            head, rest = ts.split('.', 1)
-            digits = re.match(r'\d+', rest).group(0)
-            frac = digits[:6].ljust(6, '0')
-            ts = head + '.' + frac + rest[len(digits):]
-        fmt = '%Y-%m-%dT%H:%M:%S' + ('.%f' if frac else '') + '%z'
-        return datetime.datetime.strptime(ts, fmt).timestamp()
+        return _rfc3339(m.group('ts'))
     m = CLASSIC.match(text)
     if m:
-        hms = [int(x) for x in m.group('hms').split(':')]
-        year = datetime.datetime.fromtimestamp(ref, UTC).year
-        for candidate in (year, year - 1):
-            try:
-                epoch = datetime.datetime(candidate, MONTHS[m.group('mon')], int(m.group('day')),
-                                          hms[0], hms[1], hms[2], tzinfo=UTC).timestamp()
-            except ValueError:
-                continue  # 29 February in a common year
-            if epoch <= ref + 86400:
-                return epoch
-        return None
+        return _classic(m.group('mon'), m.group('day'), m.group('hms'), ref)
     return None
 
 
 def parse_line(line, ref):
     """Split one syslog line into time, host, program, pid and message; None if it is not syslog."""
-    m = RFC3339.match(line) or CLASSIC.match(line)
-    if not m:
-        return None
+    m = RFC3339.match(line)
+    if m:
+        epoch = _rfc3339(m.group('ts'))
+    else:
+        m = CLASSIC.match(line)
+        if not m:
+            return None
+        epoch = _classic(m.group('mon'), m.group('day'), m.group('hms'), ref)
     pid = m.group('pid')
-    return {'epoch': parse_timestamp(line, ref), 'host': m.group('host'), 'prog': m.group('prog'),
+    return {'epoch': epoch, 'host': m.group('host'), 'prog': m.group('prog'),
             'pid': int(pid) if pid else None, 'msg': m.group('msg')}
 
 
@@ -131,6 +165,7 @@ def journal_event(entry):
 class AuthSummary:
     """Counts of authentication events in a window, by kind, source address and user."""
 
+    WORDS = (b'sshd', b'sudo', b'pam_unix', b'su[', b'su:')
     FAILURES = ('failed_password', 'invalid_user', 'max_attempts', 'pam_failure', 'preauth_close')
 
     def __init__(self, since, until, keep=200):
@@ -165,7 +200,12 @@ class AuthSummary:
 
     def add_lines(self, lines, ref, source):
         for raw in lines:
-            line = raw.decode('utf-8', 'replace') if isinstance(raw, bytes) else raw
+            if isinstance(raw, bytes):
+                if not any(word in raw for word in self.WORDS):
+                    continue  # cheap skip of lines no pattern can match
+                line = raw.decode('utf-8', 'replace')
+            else:
+                line = raw
             parsed = parse_line(line.rstrip('\n'), ref)
             if not parsed:
                 continue

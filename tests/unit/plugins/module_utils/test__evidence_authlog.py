@@ -116,3 +116,16 @@ def test_summary_counts_failures_in_window_from_both_families():
     assert result["by_event"]["failed_password"] == 4 and result["by_event"]["accepted"] == 1
     assert [e["user"] for e in result["privileged"]] == ["deploy"]
     assert result["first_epoch"] == pytest.approx(1795316401.123456)
+
+
+@pytest.mark.parametrize("first, second", [
+    ("2026-11-22T03:00:01.5+01:00", "2026-11-22T03:00:01.25+01:00"),
+    ("2026-11-22T03:00:01.5+01:00", "2026-11-22T03:00:01.25Z"),
+    ("2026-11-22T03:00:01Z", "2026-11-22T03:00:01.000001Z"),
+    ("2026-11-22T03:00:01.9Z", "2026-11-22T03:00:01-05:00"),
+], ids=["same-zone", "other-zone", "fraction-after-none", "zone-after-fraction"])
+def test_same_second_cache_gives_what_a_fresh_parse_gives(first, second):
+    auth._rfc3339(first)
+    cached = auth._rfc3339(second)
+    auth._LAST[:] = ["", 0.0, ""]
+    assert cached == pytest.approx(auth._rfc3339(second), abs=1e-7)

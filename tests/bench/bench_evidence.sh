@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# Collect evidence from a Debian 12 container holding QN_BENCH_LOG_MB of logs (default 1024)
+# and QN_BENCH_PROCS sleepers (default 300), through playbooks/collect_evidence.yml over the
+# docker connection. Reports wall time, the module's peak RSS (VmHWM, sampled from the host's
+# /proc so the sampler starts nothing in the container), the processes started during the run
+# (counted from the container's process accounting), bundle size and throughput.
+# Targets (issue 7): at most 200 processes, peak RSS at most 100 MB, time dominated by compression.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+name=evidence-bench
+log_mb="${QN_BENCH_LOG_MB:-1024}"
+procs="${QN_BENCH_PROCS:-300}"
+image="${QN_BENCH_IMAGE:-quietnode/debian12:latest}"
+out="$PWD/bench-results/evidence"
+max_procs=200
+max_rss_mb=100
+rm -rf "$out"
+mkdir -p "$out"
+trap 'docker rm -f "$name" >/dev/null 2>&1 || true' EXIT
+docker rm -f "$name" >/dev/null 2>&1 || true
+
+caps=(CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID KILL SETGID SETUID SETPCAP NET_BIND_SERVICE NET_ADMIN
+      NET_RAW SYS_CHROOT SYS_PTRACE SYS_PACCT SYS_ADMIN AUDIT_WRITE AUDIT_CONTROL MKNOD SETFCAP)
+docker run -d --name "$name" --hostname "$name" --cgroupns host \
+  --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
+  $(printf -- '--cap-add %s ' "${caps[@]}") \
+  -v /sys/fs/cgroup:/sys/fs/cgroup:rw \
+  -v "${QN_APT_CACHE:-/var/cache/quietnode-apt}/debian12-evidence:/var/cache/apt/archives:rw" \
+  --tmpfs /run --tmpfs /run/lock --tmpfs /tmp:exec,mode=1777 \
+  "$image" /lib/systemd/systemd >/dev/null
+in_ct() { docker exec "$name" "$@"; }
+timeout 120 docker exec "$name" systemctl is-system-running --wait >/dev/null || true
+
+echo "preparing: acct, ${log_mb} MiB of logs, ${procs} sleepers" >&2
+in_ct bash -c 'export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq --no-install-recommends acct >/dev/null'
+in_ct bash -c 'systemctl start acct && test -s /var/log/account/pacct -o -f /var/log/account/pacct'
+# Logs of realistic shape (varying addresses, ports and pids, so gzip works as on a real host),
+# split over four files below the default 256 MiB per-file cap so every byte is collected.
+in_ct python3 - "$log_mb" <<'PY'
+import os, random, sys, time
+total = int(sys.argv[1]) << 20
+files = ['/var/log/auth.log', '/var/log/auth.log.1', '/var/log/syslog', '/var/log/syslog.1']
+rnd = random.Random(7)
+now = time.time()
+users = ['root', 'admin', 'oracle', 'ubuntu', 'test', 'deploy', 'git', 'postgres']
+def auth_line(t, i):
+    ip = '%d.%d.%d.%d' % (rnd.randrange(1, 224), rnd.randrange(256), rnd.randrange(256), rnd.randrange(1, 255))
+    pid = 1000 + i % 60000
+    kind = i % 4
+    stamp = time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(t)) + '.%06d+00:00' % (i % 1000000)
+    if kind == 0:
+        return '%s %s sshd[%d]: Invalid user %s from %s port %d\n' % (stamp, 'bench', pid, rnd.choice(users), ip, rnd.randrange(1024, 65535))
+    if kind == 1:
+        return '%s %s sshd[%d]: Failed password for invalid user %s from %s port %d ssh2\n' % (stamp, 'bench', pid, rnd.choice(users), ip, rnd.randrange(1024, 65535))
+    if kind == 2:
+        return '%s %s sshd[%d]: Connection closed by authenticating user root %s port %d [preauth]\n' % (stamp, 'bench', pid, ip, rnd.randrange(1024, 65535))
+    return '%s %s CRON[%d]: pam_unix(cron:session): session opened for user root(uid=0) by (uid=0)\n' % (stamp, 'bench', pid)
+def sys_line(t, i):
+    stamp = time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(t)) + '.%06d+00:00' % (i % 1000000)
+    return '%s bench kernel: [%d.%06d] IN=eth0 OUT= SRC=%d.%d.%d.%d DST=10.0.0.5 LEN=%d TTL=%d ID=%d PROTO=TCP SPT=%d DPT=22 SYN\n' % (
+        stamp, i // 1000, i % 1000000, rnd.randrange(1, 224), rnd.randrange(256), rnd.randrange(256), rnd.randrange(256),
+        rnd.choice((40, 44, 60)), rnd.randrange(30, 128), rnd.randrange(65536), rnd.randrange(1024, 65535))
+for n, path in enumerate(files):
+    want = total // len(files)
+    make = auth_line if 'auth' in path else sys_line
+    written = 0
+    i = 0
+    with open(path, 'w') as handle:
+        while written < want:
+            block = ''.join(make(now - 86400 + (written >> 12), i + k) for k in range(2000))
+            handle.write(block)
+            written += len(block)
+            i += 2000
+    os.utime(path, (now - 60 * n, now - 60 * n))
+PY
+in_ct bash -c "for i in \$(seq 1 $procs); do setsid -f sleep 1800 </dev/null >/dev/null 2>&1; done"
+in_ct sync
+
+cat >"$out/inventory.yml" <<EOF
+all:
+  hosts:
+    $name:
+      ansible_connection: community.docker.docker
+      ansible_python_interpreter: /usr/bin/python3
+EOF
+
+# Peak RSS: the host sees the container's processes; read VmHWM of the module's python.
+python3 - "$out/rss.txt" <<'PY' &
+import os, sys, time
+peak, seen = 0, set()
+deadline = time.time() + 1800
+while time.time() < deadline and not os.path.exists(sys.argv[1] + '.stop'):
+    for pid in os.listdir('/proc'):
+        if not pid.isdigit():
+            continue
+        try:
+            if b'AnsiballZ_evidence_bundle' not in open('/proc/%s/cmdline' % pid, 'rb').read():
+                continue
+            for line in open('/proc/%s/status' % pid):
+                if line.startswith('VmHWM:'):
+                    peak = max(peak, int(line.split()[1]))
+                    seen.add(pid)
+        except OSError:
+            pass
+    with open(sys.argv[1], 'w') as handle:
+        handle.write('%d %d\n' % (peak, len(seen)))
+    time.sleep(0.1)
+PY
+sampler=$!
+
+acct_before=$(in_ct stat -c %s /var/log/account/pacct)
+start=$(date +%s%N)
+ansible-playbook -i "$out/inventory.yml" playbooks/collect_evidence.yml \
+  -e "local_dir=$out/bundles" -e since=-48h >"$out/playbook.log" 2>&1 \
+  || { tail -40 "$out/playbook.log"; echo "collect_evidence.yml failed"; exit 1; }
+wall_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+# the kernel writes a record when a process exits; give the last ones a moment
+sleep 1
+acct_after=$(in_ct stat -c %s /var/log/account/pacct)
+touch "$out/rss.txt.stop"
+wait "$sampler" || true
+read -r rss_kb rss_pids <"$out/rss.txt"
+
+started=$(( (acct_after - acct_before) / 64 ))
+bundle=$(ls "$out"/bundles/"$name"/*/*.tar.gz)
+bundle_bytes=$(stat -c %s "$bundle")
+read -r module_s stored_bytes < <(python3 - "$bundle" <<'PY'
+import json, sys, tarfile, datetime
+first = last = None
+stored = 0
+with tarfile.open(sys.argv[1], 'r:gz') as tar:
+    for m in tar:
+        if m.name.endswith('/collection.log'):
+            lines = tar.extractfile(m).read().decode().splitlines()
+            ts = [datetime.datetime.strptime(l.split()[0], '%Y-%m-%dT%H:%M:%S.%fZ') for l in lines if l[:4].isdigit()]
+            first, last = ts[0], ts[-1]
+        elif m.name.endswith('/manifest.jsonl'):
+            for line in tar.extractfile(m).read().splitlines():
+                stored += json.loads(line).get('stored') or 0
+print('%.1f %d' % ((last - first).total_seconds(), stored))
+PY
+)
+# Reference: gzip -6 alone over the same logs, after the count (these processes are not counted).
+gzip_ms=$( { /usr/bin/time -f %e docker exec "$name" sh -c 'cat /var/log/auth.log /var/log/auth.log.1 /var/log/syslog /var/log/syslog.1 | gzip -6 >/dev/null' ; } 2>&1 | tail -1 | awk '{printf "%d", $1*1000}')
+
+{
+echo "evidence_bundle on a Debian 12 container: ${log_mb} MiB of logs, ${procs} sleepers, $(nproc) host cores"
+printf '%-34s %s\n' "playbook wall time" "$(awk -v ms="$wall_ms" 'BEGIN{printf "%.1f s", ms/1000}')"
+printf '%-34s %s\n' "module time (collection.log)" "${module_s} s"
+printf '%-34s %s\n' "gzip -6 alone over the same logs" "$(awk -v ms="$gzip_ms" 'BEGIN{printf "%.1f s", ms/1000}')"
+printf '%-34s %s\n' "module peak RSS (VmHWM)" "$(awk -v kb="$rss_kb" 'BEGIN{printf "%.1f MB", kb/1024}') (target <= ${max_rss_mb} MB)"
+printf '%-34s %s\n' "processes started during the run" "${started} (pacct +$((acct_after - acct_before)) bytes; target <= ${max_procs})"
+printf '%-34s %s\n' "bundle size (compressed)" "$(awk -v b="$bundle_bytes" 'BEGIN{printf "%.1f MB", b/1048576}')"
+printf '%-34s %s\n' "content stored (uncompressed)" "$(awk -v b="$stored_bytes" 'BEGIN{printf "%.1f MB", b/1048576}')"
+printf '%-34s %s\n' "throughput (stored / module time)" "$(awk -v b="$stored_bytes" -v s="$module_s" 'BEGIN{printf "%.1f MB/s", b/1048576/s}')"
+} | tee "$out/table.txt"
+echo "commands started by the module and by Ansible (dump-acct, this run):"
+docker exec "$name" sh -c "tail -c $((acct_after - acct_before)) /var/log/account/pacct > /tmp/run.pacct && dump-acct /tmp/run.pacct" \
+  | awk -F'|' '{gsub(/ /, "", $1); n[$1]++} END {for (c in n) printf "  %-16s %d\n", c, n[c]}' | sort -k2 -nr | head -15
+
+fail=0
+(( started <= max_procs )) || { echo "FAIL: ${started} processes started, target ${max_procs}"; fail=1; }
+(( rss_kb <= max_rss_mb * 1024 )) || { echo "FAIL: peak RSS ${rss_kb} kB, target ${max_rss_mb} MB"; fail=1; }
+exit $fail
