@@ -238,6 +238,13 @@ class BundleWriter:
             entry['path_b64'] = raw
         return entry
 
+    def metadata(self, path, st):
+        """Manifest-style metadata of a path, without the read flags: for listings of changed files."""
+        entry = self._meta(path, st)
+        for key in ('truncated', 'changed_while_read', 'error'):
+            del entry[key]
+        return entry
+
     def arcname(self, path):
         return '%s/files%s' % (self.prefix, os.fsdecode(path))
 
@@ -364,10 +371,11 @@ class BundleWriter:
     def add_json(self, name, obj, group, source=None):
         self.add_bytes(name, (json.dumps(obj, indent=1, sort_keys=True, default=str) + '\n').encode('utf-8'), group, source)
 
-    def add_spool(self, name, spool, length, group, source=None, truncated=False, error=None, observer=None):
-        """Store `length` bytes from a spool file (command output)."""
+    def add_spool(self, name, spool, length, group, source=None, truncated=False, error=None, observer=None,
+                  kind='command-output'):
+        """Store `length` bytes from a spool file (command output, decoded records)."""
         fd = spool.fileno() if not self.dry_run else -1
-        self._spool_entry(name, fd, length, self._room(length), group, source, 'command-output', truncated, error, observer)
+        self._spool_entry(name, fd, length, self._room(length), group, source, kind, truncated, error, observer)
 
     def add_fd(self, name, fd, group, source=None):
         """Store an already open file (a deleted executable through /proc/<pid>/exe)."""

@@ -25,7 +25,7 @@ import time
 from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_authlog import AuthSummary, journal_event
 from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_proc import list_processes, list_sockets
 from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_records import (
-    ACCT_V3, decode_acct, iso, iter_lastlog, iter_utmp, parse_sa_header, summarize_acct,
+    ACCT_V3, AcctSummary, decode_acct, iso, iter_lastlog, iter_utmp, parse_sa_header,
 )
 
 GROUPS = ('live', 'firewall', 'auth', 'syslog', 'journal', 'sysstat', 'acct', 'audit', 'logins', 'cron',
@@ -136,11 +136,11 @@ class LineObserver:
 
 
 class AcctObserver:
-    """Decode pacct records while the raw file streams into the bundle."""
+    """Decode pacct records while the raw file streams into the bundle, into a streaming summary."""
 
-    def __init__(self):
+    def __init__(self, summary):
         self.rest = b''
-        self.records = []
+        self.summary = summary
 
     def __call__(self, chunk):
         data = self.rest + chunk
@@ -148,7 +148,7 @@ class AcctObserver:
         usable = len(data) - len(data) % size
         for off in range(0, usable, size):
             rec = decode_acct(data[off:off + size])
-            self.records.append(rec if rec is not None else {'error': 'not an acct v3 record'})
+            self.summary.add(rec if rec is not None else {'error': 'not an acct v3 record'})
         self.rest = data[usable:]
 
 
@@ -272,6 +272,20 @@ class Collector:
             observer.close()
         spool.close()
         return rc
+
+    def jsonl(self, name, rows, group, source=None):
+        """Store decoded records as JSON lines through a spool file, so memory stays flat however many there are."""
+        if self.w.dry_run:
+            return self.w.add_bytes(name, b'', group, source=source)
+        spool = tempfile.TemporaryFile(dir=self.spool_dir)
+        try:
+            for row in rows:
+                spool.write(json.dumps(row, sort_keys=True).encode('utf-8') + b'\n')
+            spool.flush()
+            self.w.add_spool(name, spool, spool.tell(), group, source=source, kind='decoded-records')
+        finally:
+            spool.close()
+        return None
 
     def in_window(self, path):
         try:
@@ -421,18 +435,12 @@ class Collector:
     def g_acct(self):
         paths = self.listdir('/var/log/account', 'pacct') + self.listdir('/var/account', 'pacct')
         current = [p for p in paths if p.endswith('/pacct')]
-        observers = {}
+        summary = AcctSummary(self.since, self.until)
 
         def observer_for(path, _st):
-            if path.endswith('.gz'):
-                return None
-            observers[path] = AcctObserver()
-            return observers[path]
+            return None if path.endswith('.gz') else AcctObserver(summary)
         self.files(paths, 'acct', in_window=True, observer_for=observer_for)
-        records = []
-        for obs in observers.values():
-            records.extend(obs.records)
-        self.w.add_json('acct/summary.json', summarize_acct(records, self.since, self.until), 'acct', source=' '.join(paths))
+        self.w.add_json('acct/summary.json', summary.result(), 'acct', source=' '.join(paths))
         if not current:
             self.ready('process accounting', 'missing', 'no pacct file: install acct (Debian) or psacct (EL)')
         elif not any(self.in_window(p) for p in current):
@@ -468,21 +476,20 @@ class Collector:
             self.files([path], 'logins')
             try:
                 with open(path, 'rb') as handle:
-                    rows = [r for r in iter_utmp(handle) if 'error' in r or self.since <= r['epoch'] <= self.until]
+                    rows = (r for r in iter_utmp(handle) if 'error' in r or self.since <= r['epoch'] <= self.until)
+                    self.jsonl('logins/%s.jsonl' % os.path.basename(path), rows, 'logins', source=path)
             except OSError as exc:
-                rows = [{'error': str(exc)}]
-            self.w.add_json('logins/%s.json' % os.path.basename(path), rows, 'logins', source=path)
+                self.w.error(path, 'cannot decode: %s' % exc.strerror, 'logins')
         if os.path.isfile('/var/log/lastlog'):
             self.files(['/var/log/lastlog'], 'logins')
             try:
-                fd = os.open('/var/log/lastlog', os.O_RDONLY)
+                fd = os.open('/var/log/lastlog', os.O_RDONLY | os.O_CLOEXEC)
                 try:
-                    rows = list(iter_lastlog(fd, names))
+                    self.jsonl('logins/lastlog.jsonl', iter_lastlog(fd, names), 'logins', source='/var/log/lastlog')
                 finally:
                     os.close(fd)
             except OSError as exc:
-                rows = [{'error': str(exc)}]
-            self.w.add_json('logins/lastlog.json', rows, 'logins', source='/var/log/lastlog')
+                self.w.error('/var/log/lastlog', 'cannot decode: %s' % exc.strerror, 'logins')
         # Debian 13 and newer EL replace wtmp/lastlog with SQLite databases
         self.files(['/var/lib/wtmpdb/wtmp.db', '/var/lib/lastlog/lastlog2.db'], 'logins')
 
@@ -551,38 +558,38 @@ class Collector:
                 if os.path.lexists(path):
                     self.w.add_file(path, 'history', root=home)
 
-    def g_recent(self, max_scan=400000, max_rows=50000):
+    def g_recent(self):
         """Metadata of files changed in the window under system and temporary directories."""
-        rows = []
-        scanned = 0
+        counts = {'scanned': 0, 'changed': 0}
+        self.jsonl('recent/changed_files.jsonl', self._recent(counts), 'recent', source=' '.join(RECENT_DIRS))
+        self.log.write('recent: scanned %(scanned)d entries, %(changed)d changed in the window' % counts)
+
+    def _recent(self, counts, max_scan=400000, max_rows=100000):
         for top in RECENT_DIRS:
             try:
                 top_dev = os.lstat(top).st_dev
             except OSError:
                 continue
             stack = [top]
-            while stack and scanned < max_scan and len(rows) < max_rows:
+            while stack and counts['scanned'] < max_scan and counts['changed'] < max_rows:
                 current = stack.pop()
                 try:
                     entries = list(os.scandir(current))
                 except OSError:
                     continue
                 for item in entries:
-                    scanned += 1
+                    counts['scanned'] += 1
                     try:
                         st = item.stat(follow_symlinks=False)
                     except OSError:
                         continue
+                    # stay on the directory's filesystem: /proc-like mounts and network shares are not walked
                     if item.is_dir(follow_symlinks=False) and st.st_dev == top_dev:
                         stack.append(item.path)
                     if max(st.st_mtime, st.st_ctime) >= self.since:
-                        entry = self.w._meta(item.path, st)  # pylint: disable=protected-access
-                        del entry['truncated'], entry['changed_while_read'], entry['error']
-                        rows.append(entry)
-        rows.sort(key=lambda r: r['ctime'] or '', reverse=True)
-        data = ''.join(json.dumps(r, sort_keys=True) + '\n' for r in rows).encode('utf-8')
-        self.w.add_bytes('recent/changed_files.jsonl', data, 'recent', source=' '.join(RECENT_DIRS))
-        self.log.write('recent: scanned %d entries, %d changed in the window' % (scanned, len(rows)))
+                        counts['changed'] += 1
+                        entry = self.w.metadata(item.path, st)
+                        yield entry
 
     def g_integrity(self):
         if which('dpkg'):

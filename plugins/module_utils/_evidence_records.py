@@ -169,35 +169,53 @@ def iter_acct(fileobj):
             return
 
 
-def summarize_acct(records, since, until, top=50):
-    """Aggregate process accounting records that ran in [since, until] by command and uid."""
-    groups = {}
-    heaviest = []
-    total = errors = 0
-    for rec in records:
+class AcctSummary:
+    """Streaming aggregate of accounting records in [since, until]: memory grows with distinct commands only."""
+
+    def __init__(self, since, until, top=50):
+        self.since = since
+        self.until = until
+        self.top = top
+        self.groups = {}
+        self.heaviest = []
+        self.total = self.errors = 0
+
+    def add(self, rec):
         if 'error' in rec:
-            errors += 1
-            continue
-        if rec['end_epoch'] < since or rec['btime'] > until:
-            continue
-        total += 1
+            self.errors += 1
+            return
+        if rec['end_epoch'] < self.since or rec['btime'] > self.until:
+            return
+        self.total += 1
         cpu = rec['user_s'] + rec['sys_s']
         key = (rec['comm'], rec['uid'])
-        grp = groups.setdefault(key, {'comm': rec['comm'], 'uid': rec['uid'], 'count': 0, 'cpu_s': 0.0, 'elapsed_s': 0.0})
+        grp = self.groups.get(key)
+        if grp is None:
+            grp = self.groups[key] = {'comm': rec['comm'], 'uid': rec['uid'], 'count': 0, 'cpu_s': 0.0, 'elapsed_s': 0.0}
         grp['count'] += 1
         grp['cpu_s'] += cpu
         grp['elapsed_s'] += rec['elapsed_s']
-        heaviest.append((cpu, rec))
-        if len(heaviest) > top * 4:
-            heaviest.sort(key=lambda item: -item[0])
-            del heaviest[top:]
-    heaviest.sort(key=lambda item: -item[0])
-    by_cpu = sorted(groups.values(), key=lambda g: (-g['cpu_s'], -g['count']))
-    for grp in by_cpu:
-        grp['cpu_s'] = round(grp['cpu_s'], 2)
-        grp['elapsed_s'] = round(grp['elapsed_s'], 2)
-    return {'records_in_window': total, 'undecodable_records': errors, 'by_command': by_cpu[:top * 4],
-            'heaviest': [rec for _cpu, rec in heaviest[:top]]}
+        self.heaviest.append((cpu, rec))
+        if len(self.heaviest) > self.top * 4:
+            self.heaviest.sort(key=lambda item: -item[0])
+            del self.heaviest[self.top:]
+
+    def result(self):
+        self.heaviest.sort(key=lambda item: -item[0])
+        by_cpu = sorted(self.groups.values(), key=lambda g: (-g['cpu_s'], -g['count']))[:self.top * 4]
+        for grp in by_cpu:
+            grp['cpu_s'] = round(grp['cpu_s'], 2)
+            grp['elapsed_s'] = round(grp['elapsed_s'], 2)
+        return {'records_in_window': self.total, 'undecodable_records': self.errors, 'by_command': by_cpu,
+                'heaviest': [rec for _cpu, rec in self.heaviest[:self.top]]}
+
+
+def summarize_acct(records, since, until, top=50):
+    """Aggregate process accounting records that ran in [since, until] by command and uid."""
+    summary = AcctSummary(since, until, top)
+    for rec in records:
+        summary.add(rec)
+    return summary.result()
 
 
 def parse_sa_header(raw):

@@ -6,6 +6,7 @@ import pytest
 
 from ansible_collections.quietnode.baseline.plugins.module_utils import _evidence_bundle as eb
 from ansible_collections.quietnode.baseline.plugins.module_utils import _evidence_collect as col
+from ansible_collections.quietnode.baseline.plugins.module_utils import _evidence_records as rec
 
 FIX = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "evidence")
 NOW = 1795330918.0
@@ -37,10 +38,20 @@ def test_line_observer_joins_lines_split_across_chunks():
 
 def test_acct_observer_decodes_records_split_across_chunks():
     data = open(os.path.join(FIX, "pacct.bin"), "rb").read()
-    obs = col.AcctObserver()
+    summary = rec.AcctSummary(0, 2e9)
+    obs = col.AcctObserver(summary)
     for off in range(0, len(data), 100):
         obs(data[off:off + 100])
-    assert [r["comm"] for r in obs.records][:3] == ["accton", "true", "ls"] and len(obs.records) == 11
+    result = summary.result()
+    assert result["records_in_window"] == 11 and result["undecodable_records"] == 0
+    assert sorted(g["comm"] for g in result["by_command"]) == ["accton", "ls", "sh", "sleep", "timeout", "true"]
+
+
+def test_decoded_records_are_spooled_as_json_lines(tmp_path):
+    writer, collector = _collector(tmp_path, [])
+    collector.jsonl("logins/x.jsonl", iter([{"a": 1}, {"b": 2}]), "logins", source="test")
+    writer.close(b"")
+    assert writer.estimate["logins"] == {"files": 1, "bytes": len(b"{\"a\": 1}\n{\"b\": 2}\n")}
 
 
 def _collector(tmp_path, groups, timeout=5, dry_run=False):
