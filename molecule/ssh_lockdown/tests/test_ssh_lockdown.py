@@ -1,0 +1,266 @@
+"""ssh_lockdown against a real sshd over real SSH from the controller.
+
+Effective settings come from `sshd -T`; logins are real ssh/sshpass clients with BatchMode and a
+ConnectTimeout; every guard is run as a real ansible-playbook that must fail, after which the host
+must be unchanged and still reachable; the dead-man switch is made to fire and must heal the host.
+"""
+
+import hashlib
+import json
+import os
+import subprocess
+import tempfile
+import time
+
+import pytest
+import testinfra
+
+DISTRO = os.environ.get("MOLECULE_DISTRO", "debian12")
+CONTAINER = "ssh_lockdown-%s" % DISTRO
+ADDR = "10.222.33.10"
+EPHEMERAL = os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]
+INVENTORY = os.environ.get("MOLECULE_INVENTORY_FILE", os.path.join(EPHEMERAL, "inventory"))
+PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
+SCENARIO = os.path.join(PROJECT, "molecule", "ssh_lockdown")
+KEY = os.path.join(EPHEMERAL, "qn_throwaway_admin_ed25519")
+ROOT_PASSWORD = "qn-throwaway-root-password"
+ADMIN = "qnadmin"
+ROLLBACK_DELAY = 25
+SSH_OPTS = ["-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "-o", "StrictHostKeyChecking=no",
+            "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"]
+CONTROL_DIR = "/tmp/qn-ssh-lockdown-cp"
+
+# Checks run inside the container through docker: root SSH logins are off by design.
+testinfra_hosts = ["docker://%s" % CONTAINER]
+
+
+def _run(argv, timeout=30, **kwargs):
+    return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+                          timeout=timeout, **kwargs)
+
+
+def ssh_key(user, command="true"):
+    return _run(["ssh"] + SSH_OPTS + ["-o", "IdentitiesOnly=yes", "-i", KEY, "%s@%s" % (user, ADDR), command])
+
+
+def ssh_password(user, password):
+    opts = [o.replace("BatchMode=yes", "BatchMode=no") for o in SSH_OPTS]
+    return _run(["sshpass", "-p", password, "ssh"] + opts + [
+        "-o", "PubkeyAuthentication=no", "-o", "PreferredAuthentications=password,keyboard-interactive",
+        "-o", "NumberOfPasswordPrompts=1", "%s@%s" % (user, ADDR), "true"])
+
+
+def offered_methods(user):
+    """The methods sshd offers, from the 'Permission denied (...)' of a 'none' attempt."""
+    out = _run(["ssh"] + SSH_OPTS + ["-o", "PreferredAuthentications=none", "%s@%s" % (user, ADDR), "true"]).stdout
+    assert "Permission denied (" in out, out
+    return out.split("Permission denied (", 1)[1].split(")", 1)[0]
+
+
+def effective(host, user=ADMIN):
+    out = host.check_output("sshd -T -C user=%s,host=controller,addr=10.222.33.1" % user)
+    result = {}
+    for line in out.splitlines():
+        key, _sep, value = line.partition(" ")
+        result.setdefault(key, []).append(value)
+    return {key: " ".join(values) for key, values in result.items()}
+
+
+def sshd_files_digest(host):
+    """Digest of every file sshd reads, so a refused run can be shown to have changed nothing."""
+    out = host.check_output("cat /etc/ssh/sshd_config /etc/ssh/sshd_config.d/*.conf | sha256sum")
+    return out.split()[0]
+
+
+def run_playbook(extra_vars, env_extra=None, timeout=420):
+    """Run the converge playbook as a subprocess with extra vars; return (rc, output)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+        json.dump(extra_vars, handle)
+    env = dict(os.environ,
+               ANSIBLE_CONFIG=os.path.join(EPHEMERAL, "ansible.cfg"),
+               ANSIBLE_COLLECTIONS_PATH="%s/collections:%s/.venv/collections" % (PROJECT, PROJECT),
+               ANSIBLE_ROLES_PATH=os.path.join(PROJECT, "roles"),
+               ANSIBLE_HOST_KEY_CHECKING="False",
+               ANSIBLE_FORCE_COLOR="0",
+               ANSIBLE_SSH_CONTROL_PATH_DIR=CONTROL_DIR,
+               ANSIBLE_SSH_CONTROL_PATH="%(directory)s/%%h-%%p-%%r")
+    env.update(env_extra or {})
+    try:
+        proc = _run(["ansible-playbook", "-i", INVENTORY, os.path.join(SCENARIO, "converge.yml"), "-e", "@" + handle.name],
+                    timeout=timeout, env=env)
+    finally:
+        os.unlink(handle.name)
+    return proc.returncode, proc.stdout
+
+
+# Re-runs connect as the admin with the key, like an operator after the first run.
+AS_ADMIN = {"ansible_user": ADMIN, "ansible_password": "", "ansible_ssh_pass": ""}
+
+
+@pytest.fixture
+def unchanged(host):
+    """Assert after the test that sshd's files and effective settings are as before, and the admin gets in."""
+    before = (sshd_files_digest(host), effective(host))
+    yield
+    assert (sshd_files_digest(host), effective(host)) == before
+    assert ssh_key(ADMIN).returncode == 0
+    assert host.run("systemctl is-active %s.timer" % "quietnode-ssh-rollback").stdout.strip() != "active"
+
+
+def test_effective_settings(host):
+    conf = effective(host)
+    expected = {
+        "permitrootlogin": "no",
+        "passwordauthentication": "no",
+        "kbdinteractiveauthentication": "no",
+        "pubkeyauthentication": "yes",
+        "allowusers": ADMIN,
+        "maxauthtries": "3",
+        "logingracetime": "30",
+        "clientaliveinterval": "300",
+        "clientalivecountmax": "2",
+        "x11forwarding": "no",
+        "loglevel": "VERBOSE",
+        "port": "22",
+    }
+    assert {key: conf.get(key) for key in expected} == expected
+    assert "sha1" not in conf["macs"] and "cbc" not in conf["ciphers"]
+    version = host.check_output("ssh -V 2>&1")
+    if DISTRO == "debian13":
+        assert "OpenSSH_10" in version
+        assert conf["kexalgorithms"].startswith("mlkem768x25519-sha256,")
+    else:
+        assert conf["kexalgorithms"].startswith("sntrup761x25519-sha512@openssh.com,")
+
+
+def test_cloud_init_dropin_is_present_but_loses(host):
+    planted = host.file("/etc/ssh/sshd_config.d/50-cloud-init.conf")
+    assert planted.exists and "PasswordAuthentication yes" in planted.content_string
+    assert effective(host)["passwordauthentication"] == "no"
+
+
+def test_admin_key_login_works_and_can_sudo():
+    result = ssh_key(ADMIN, "sudo -n id -u")
+    assert result.returncode == 0, result.stdout
+    assert result.stdout.strip().splitlines()[-1] == "0"
+
+
+def test_login_records_the_key_fingerprint(host):
+    assert ssh_key(ADMIN).returncode == 0
+    out = host.check_output("journalctl -q --no-pager -o cat -t sshd -t sshd-session --since -2min")
+    assert any(line.startswith("Accepted publickey for %s" % ADMIN) and "SHA256:" in line for line in out.splitlines()), out
+
+
+def test_root_login_refused():
+    by_password = ssh_password("root", ROOT_PASSWORD)
+    assert by_password.returncode != 0 and "Permission denied" in by_password.stdout, by_password.stdout
+    by_key = ssh_key("root")
+    assert by_key.returncode != 0 and "Permission denied" in by_key.stdout, by_key.stdout
+
+
+def test_password_login_refused_and_not_offered():
+    assert offered_methods(ADMIN) == "publickey"
+    assert offered_methods("root") == "publickey"
+    result = ssh_password(ADMIN, "anything")
+    assert result.returncode != 0 and "Permission denied" in result.stdout, result.stdout
+
+
+def test_admin_dirs_are_safe(host):
+    home = host.file("/home/%s" % ADMIN)
+    assert home.user == ADMIN and not home.mode & 0o022
+    ssh_dir = host.file("/home/%s/.ssh" % ADMIN)
+    assert ssh_dir.mode == 0o700 and ssh_dir.user == ADMIN
+    assert host.file("/home/%s/.ssh/authorized_keys" % ADMIN).mode == 0o600
+    assert host.user(ADMIN).groups.count("sudo") == 1
+    assert host.run("visudo -cf /etc/sudoers.d/quietnode-admins").rc == 0
+
+
+# --- guards: each must fail before any change, naming what to fix --------------------------------
+
+def test_guard_allowed_user_without_key(host, unchanged):
+    host.run_expect([0, 9], "useradd -m qnnokey")
+    rc, out = run_playbook(dict(AS_ADMIN, ssh_lockdown_allow_users=["qnnokey"]))
+    assert rc != 0
+    assert "qnnokey would be allowed to log in but hold no usable authorized key" in out, out[-3000:]
+
+
+def test_guard_unreadable_admin_key(host, unchanged):
+    admins = [{"name": ADMIN, "keys": ["ssh-ed25519 AAAAthis-is-not-a-key qn-broken"], "sudo": "nopasswd"}]
+    rc, out = run_playbook(dict(AS_ADMIN, ssh_lockdown_admin_users=admins))
+    assert rc != 0
+    assert "these public keys are not usable (ssh-keygen -l rejects them)" in out, out[-3000:]
+
+
+def test_guard_connecting_user_not_permitted(host, unchanged):
+    rc, out = run_playbook(dict(AS_ADMIN, ssh_lockdown_allow_groups=["qnops"]))
+    assert rc != 0
+    assert "%s would be locked out: AllowGroups (qnops) contains none of the groups of %s" % (ADMIN, ADMIN) in out, out[-3000:]
+
+
+def test_guard_password_login_without_key_for_next_user(host, unchanged):
+    host.run_expect([0, 9], "useradd -m qnnokey")
+    rc, out = run_playbook(dict(AS_ADMIN, ansible_password=ROOT_PASSWORD,
+                                ssh_lockdown_connect_user="qnnokey", ssh_lockdown_allow_users=["qnnokey"]))
+    assert rc != 0
+    assert "this run logs in with a password and password authentication is about to be turned off" in out, out[-3000:]
+
+
+def test_guard_earlier_dropin_overrides(host, unchanged):
+    planted = "/etc/ssh/sshd_config.d/00-aaa.conf"
+    host.run_expect([0], "printf 'PasswordAuthentication yes\\n' > %s" % planted)
+    try:
+        rc, out = run_playbook(AS_ADMIN)
+    finally:
+        host.run_expect([0], "rm -f %s" % planted)
+    assert rc != 0
+    assert "passwordauthentication is 'yes' in effect, not 'no': it is set by %s line 1" % planted in out, out[-3000:]
+
+
+def test_guard_new_port_unreachable(host, unchanged):
+    host.run_expect([0], "nft add table inet qntest && nft add chain inet qntest input "
+                         "'{ type filter hook input priority -10; }' && nft add rule inet qntest input tcp dport 2222 drop")
+    try:
+        rc, out = run_playbook(dict(AS_ADMIN, ssh_lockdown_port=2222))
+    finally:
+        host.run("nft delete table inet qntest")
+    assert rc != 0
+    assert "port 2222 (ssh_lockdown_port) is not reachable from the controller at %s" % ADDR in out, out[-3000:]
+    assert not host.socket("tcp://0.0.0.0:2222").is_listening
+
+
+# --- dead-man switch ------------------------------------------------------------------------------
+
+def test_dead_man_switch_restores_previous_config(host):
+    """Keep one SSH connection open for the run, drop every new one, and let the timer heal the host."""
+    before_files, before = sshd_files_digest(host), effective(host)
+    os.makedirs(CONTROL_DIR, exist_ok=True)
+    control = os.path.join(CONTROL_DIR, "%s-22-%s" % (ADDR, ADMIN))
+    # The master connection Ansible will reuse for every task until reset_connection closes it.
+    master = _run(["ssh"] + SSH_OPTS + ["-o", "IdentitiesOnly=yes", "-i", KEY, "-o", "ControlMaster=yes",
+                                        "-o", "ControlPath=" + control, "-o", "ControlPersist=300", "-fN",
+                                        "%s@%s" % (ADMIN, ADDR)])
+    assert master.returncode == 0, master.stdout
+    host.run_expect([0], "nft add table inet qntest && nft add chain inet qntest input "
+                         "'{ type filter hook input priority -10; }' && "
+                         "nft add rule inet qntest input tcp dport 22 ct state new drop")
+    try:
+        rc, out = run_playbook(dict(AS_ADMIN, ssh_lockdown_client_alive_interval=120, ssh_lockdown_verify_timeout=8))
+        finished = time.time()
+        assert rc != 0, out[-3000:]
+        assert "Save the live sshd files and arm the dead-man timer" in out
+        assert "Log in afresh over SSH with a key" in out and "Disarm the dead-man timer" not in out, out[-3000:]
+        # The timer was armed before the reload, so the restore is due within the delay.
+        restored = False
+        while time.time() - finished < ROLLBACK_DELAY + 15:
+            if effective(host)["clientaliveinterval"] == "300":
+                restored = True
+                break
+            time.sleep(2)
+        assert restored, "previous configuration not back within %d s" % (ROLLBACK_DELAY + 15)
+        log = host.check_output("journalctl -q --no-pager -o cat -t quietnode-ssh-rollback --since -5min")
+        assert "previous configuration restored" in log
+    finally:
+        host.run("nft delete table inet qntest")
+        _run(["ssh", "-o", "ControlPath=" + control, "-O", "exit", "%s@%s" % (ADMIN, ADDR)])
+    assert sshd_files_digest(host) == before_files and effective(host) == before
+    assert ssh_key(ADMIN).returncode == 0
