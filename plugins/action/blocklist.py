@@ -22,11 +22,13 @@ from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_native
 from ansible.module_utils.urls import open_url
 from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
 from ansible_collections.quietnode.baseline.plugins.module_utils._blocklist import (
     FORMAT_VERSION, BlocklistError, normalise,
 )
 
 _MODULE = "quietnode.baseline.blocklist"
+display = Display()
 
 
 def _cache_dir():
@@ -93,6 +95,7 @@ class ActionModule(ActionBase):
         path = os.path.join(_cache_dir(), "normalised-%s.list" % key.hexdigest())
 
         def build():
+            display.vvv("blocklist: normalising %s for this run (%s)" % (", ".join(name for name, _data in named), path))
             lists = normalise(
                 [(name, data.decode("utf-8", "replace").splitlines()) for name, data in named],
                 (), int(args.get("min_prefix_v4", 8)), int(args.get("min_prefix_v6", 16)),
