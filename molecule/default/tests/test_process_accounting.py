@@ -39,5 +39,6 @@ def test_rotation_keeps_35_days(host):
         # /etc/cron.daily/acct sources this file and runs savelog -c "$ACCT_LOGGING".
         assert host.check_output("sh -c '. /etc/default/acct; echo $ACCT_LOGGING'") == "35"
     else:
-        out = host.run("logrotate -d /etc/logrotate.d/psacct").stderr
+        result = host.run("logrotate -d /etc/logrotate.d/psacct")
+        out = result.stdout + result.stderr
         assert "rotateCount is 35" in out or "rotate count is 35" in out.lower()

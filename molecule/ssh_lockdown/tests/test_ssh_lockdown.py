@@ -264,3 +264,24 @@ def test_dead_man_switch_restores_previous_config(host):
         _run(["ssh", "-o", "ControlPath=" + control, "-O", "exit", "%s@%s" % (ADMIN, ADDR)])
     assert sshd_files_digest(host) == before_files and effective(host) == before
     assert ssh_key(ADMIN).returncode == 0
+
+
+def test_rearming_while_a_restore_is_pending_keeps_the_last_good_backup(host):
+    """A re-run right after a failed one must not save the broken files as the ones to restore."""
+    script = "/var/lib/quietnode/ssh_lockdown/rollback.sh"
+    dropin = "/etc/ssh/sshd_config.d/00-quietnode.conf"
+    good = host.file(dropin).content_string
+    try:
+        host.run_expect([0], "sh %s arm 300" % script)
+        host.run_expect([0], "echo '# a failed run left this' >> %s" % dropin)
+        host.run_expect([0], "sh %s arm 300" % script)
+        assert host.run("systemctl is-active quietnode-ssh-rollback.timer").stdout.strip() == "active"
+        host.run_expect([0], "sh %s restore" % script)
+        assert host.file(dropin).content_string == good
+        disarm = host.run("sh %s disarm" % script)
+        assert disarm.rc == 3 and "previous configuration is back" in disarm.stderr
+    finally:
+        host.run("sh %s disarm" % script)
+    assert host.file(dropin).content_string == good
+    assert host.run("systemctl is-active quietnode-ssh-rollback.timer").stdout.strip() != "active"
+    assert ssh_key(ADMIN).returncode == 0
