@@ -167,6 +167,7 @@ persist:
 """
 
 import hashlib
+import os
 import re
 
 from ansible.module_utils.basic import AnsibleModule
@@ -238,11 +239,16 @@ def main():
                 module.exit_json(changed=False, load=False, persist=False, digest=None)
             module.exit_json(**enforcer.remove(module.check_mode))
         named = []
+        missing = []
         for source in params["sources"]:
             try:
                 named.append((source["path"], _read(source["path"])))
             except (IOError, OSError) as exc:
-                module.fail_json(msg="cannot read blocklist source %s: %s (nothing was applied)" % (source["path"], exc))
+                if not (module.check_mode and not os.path.exists(source["path"])):
+                    module.fail_json(msg="cannot read blocklist source %s: %s (nothing was applied)" % (source["path"], exc))
+                # In check mode an earlier task may be about to create it: predict a change instead of failing.
+                module.warn("blocklist source %s does not exist yet; check mode predicts a change" % source["path"])
+                missing.append(source["path"])
         trusted = [("controller-normalised list", _read(params["normalised"]))] if params["normalised"] else []
         input_digest = _input_digest(params, trusted + named)
         plan = enforcer.unchanged_input(input_digest)
@@ -253,6 +259,8 @@ def main():
             plan = enforcer.plan(lists, input_digest, count_changes=module.check_mode)
             if not module.check_mode:
                 enforcer.apply(lists, plan)
+        if missing:
+            plan["changed"] = True
     except BlocklistError as exc:
         module.fail_json(msg=str(exc), problems=[list(p) for p in exc.problems])
     except NftError as exc:

@@ -65,3 +65,12 @@ def test_argument_errors(tmp_path, capsys, args, message):
     args = dict(args, state_dir=str(tmp_path))
     result, _calls = _run(args, capsys)
     assert result["failed"] and message in result["msg"]
+
+
+def test_missing_path_fails_but_check_mode_predicts_a_change(tmp_path, capsys):
+    args = {"sources": [{"path": str(tmp_path / "later.list")}], "state_dir": str(tmp_path)}
+    result, _calls = _run(args, capsys)
+    assert result["failed"] and "cannot read blocklist source" in result["msg"]
+    result, calls = _run(dict(args, _ansible_check_mode=True), capsys)
+    assert result["changed"] and not result.get("failed")
+    assert [c for c in calls if c[0] != "-t"] == []
