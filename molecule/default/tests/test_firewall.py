@@ -1,0 +1,32 @@
+"""The whole baseline: firewalld runs on nftables with only SSH (and what was listed) open."""
+
+import re
+
+
+def test_firewalld_running_on_nftables(host):
+    assert host.check_output("firewall-cmd --state") == "running"
+    assert "chain filter_IN_" in host.check_output("nft list table inet firewalld")
+    assert host.check_output("firewall-cmd --get-log-denied") in ("all", "unicast")
+
+
+def test_default_zone_opens_ssh_and_no_stock_services(host):
+    zone = host.check_output("firewall-cmd --get-default-zone")
+    services = host.check_output("firewall-cmd --zone=%s --list-services", zone).split()
+    assert "cockpit" not in services and "dhcpv6-client" not in services
+    port = host.check_output("sshd -T | awk '$1 == \"port\" {print $2}'").splitlines()[0]
+    assert "%s/tcp" % port in host.check_output("firewall-cmd --zone=%s --list-ports", zone).split()
+
+
+def test_only_listed_icmp_accepted(host):
+    zone = host.check_output("firewall-cmd --get-default-zone")
+    assert host.check_output("firewall-cmd --zone=%s --query-icmp-block-inversion", zone) == "yes"
+    accepted = host.check_output("firewall-cmd --zone=%s --list-icmp-blocks", zone).split()
+    assert "echo-request" not in accepted and "timestamp-request" not in accepted and "redirect" not in accepted
+    assert "destination-unreachable" in accepted and "packet-too-big" in accepted
+
+
+def test_tcp_listeners_other_than_ssh_are_not_reachable(host):
+    # A listener on the host that is not SSH is refused by the zone's final reject.
+    out = host.check_output("nft list chain inet firewalld filter_IN_%s",
+                            host.check_output("firewall-cmd --get-default-zone"))
+    assert re.search(r"reject with icmpx admin-prohibited", out), out
