@@ -39,8 +39,8 @@ def _run(argv, timeout=30, **kwargs):
                           timeout=timeout, **kwargs)
 
 
-def ssh_key(user, command="true"):
-    return _run(["ssh"] + SSH_OPTS + ["-o", "IdentitiesOnly=yes", "-i", KEY, "%s@%s" % (user, ADDR), command])
+def ssh_key(user, command="true", port=22):
+    return _run(["ssh"] + SSH_OPTS + ["-o", "IdentitiesOnly=yes", "-i", KEY, "-p", str(port), "%s@%s" % (user, ADDR), command])
 
 
 def ssh_password(user, password):
@@ -72,10 +72,18 @@ def sshd_files_digest(host):
     return out.split()[0]
 
 
-def run_playbook(extra_vars, env_extra=None, timeout=420):
-    """Run the converge playbook as a subprocess with extra vars; return (rc, output)."""
+def run_playbook(extra_vars, env_extra=None, timeout=420, host_vars=None):
+    """Run the converge playbook as a subprocess with extra vars; return (rc, output).
+
+    ``host_vars`` go into a second inventory source, below set_fact in precedence (extra vars are above it).
+    """
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         json.dump(extra_vars, handle)
+    inventories = ["-i", INVENTORY]
+    if host_vars:
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as extra_inventory:
+            json.dump({"all": {"hosts": {CONTAINER: host_vars}}}, extra_inventory)
+        inventories += ["-i", extra_inventory.name]
     env = dict(os.environ,
                ANSIBLE_CONFIG=os.path.join(EPHEMERAL, "ansible.cfg"),
                ANSIBLE_COLLECTIONS_PATH="%s/collections:%s/.venv/collections" % (PROJECT, PROJECT),
@@ -86,10 +94,12 @@ def run_playbook(extra_vars, env_extra=None, timeout=420):
                ANSIBLE_SSH_CONTROL_PATH="%(directory)s/%%h-%%p-%%r")
     env.update(env_extra or {})
     try:
-        proc = _run(["ansible-playbook", "-i", INVENTORY, os.path.join(SCENARIO, "converge.yml"), "-e", "@" + handle.name],
+        proc = _run(["ansible-playbook"] + inventories + [os.path.join(SCENARIO, "converge.yml"), "-e", "@" + handle.name],
                     timeout=timeout, env=env)
     finally:
         os.unlink(handle.name)
+        if host_vars:
+            os.unlink(extra_inventory.name)
     return proc.returncode, proc.stdout
 
 
@@ -226,6 +236,22 @@ def test_guard_new_port_unreachable(host, unchanged):
     assert rc != 0
     assert "port 2222 (ssh_lockdown_port) is not reachable from the controller at %s" % ADDR in out, out[-3000:]
     assert not host.socket("tcp://0.0.0.0:2222").is_listening
+
+
+def test_port_change_moves_sshd_and_back(host):
+    rc, out = run_playbook(dict(AS_ADMIN, ssh_lockdown_port=2222))
+    assert rc == 0, out[-3000:]
+    assert "Log in afresh over SSH with a key" in out and "Disarm the dead-man timer" in out
+    assert effective(host)["port"] == "2222"
+    assert ssh_key(ADMIN, port=2222).returncode == 0
+    refused = ssh_key(ADMIN)
+    assert refused.returncode != 0 and "Connection refused" in refused.stdout, refused.stdout
+    # The operator's inventory now says 2222; moving back to 22 follows the same path.
+    rc, out = run_playbook(AS_ADMIN, host_vars={"ansible_port": 2222})
+    assert rc == 0, out[-3000:]
+    assert effective(host)["port"] == "22"
+    assert ssh_key(ADMIN).returncode == 0
+    assert ssh_key(ADMIN, port=2222).returncode != 0
 
 
 # --- dead-man switch ------------------------------------------------------------------------------
