@@ -165,8 +165,10 @@ def journal_event(entry):
 class AuthSummary:
     """Counts of authentication events in a window, by kind, source address and user."""
 
-    WORDS = (b'sshd', b'sudo', b'pam_unix', b'su[', b'su:')
+    WORDS = re.compile(rb'sshd|sudo|pam_unix|su[\[:]')
     FAILURES = ('failed_password', 'invalid_user', 'max_attempts', 'pam_failure', 'preauth_close')
+
+    MAX_KEYS = 20000  # distinct addresses or users counted exactly; beyond, the rarest are dropped
 
     def __init__(self, since, until, keep=200):
         self.since = since
@@ -179,6 +181,7 @@ class AuthSummary:
         self.privileged = []
         self.first = None
         self.last = None
+        self.pruned = 0
 
     def add(self, event):
         epoch = event.get('epoch')
@@ -189,19 +192,28 @@ class AuthSummary:
         self.first = epoch if self.first is None else min(self.first, epoch)
         self.last = epoch if self.last is None else max(self.last, epoch)
         if kind in self.FAILURES:
-            if event.get('ip'):
-                self.failures_by_ip[event['ip']] = self.failures_by_ip.get(event['ip'], 0) + 1
-            if event.get('user'):
-                self.failures_by_user[event['user']] = self.failures_by_user.get(event['user'], 0) + 1
+            for key, counts in ((event.get('ip'), self.failures_by_ip), (event.get('user'), self.failures_by_user)):
+                if key:
+                    counts[key] = counts.get(key, 0) + 1
+                    if len(counts) > self.MAX_KEYS:
+                        self._prune(counts)
         elif kind == 'accepted' and len(self.accepted) < self.keep:
             self.accepted.append(event)
         elif kind == 'sudo' and len(self.privileged) < self.keep:
             self.privileged.append(event)
 
+    def _prune(self, counts):
+        """Keep the most frequent half so memory stays bounded under a botnet's many addresses."""
+        keep = sorted(counts.items(), key=lambda kv: -kv[1])[:self.MAX_KEYS // 2]
+        counts.clear()
+        counts.update(keep)
+        self.pruned += 1
+
     def add_lines(self, lines, ref, source):
+        wanted = self.WORDS.search
         for raw in lines:
             if isinstance(raw, bytes):
-                if not any(word in raw for word in self.WORDS):
+                if not wanted(raw):
                     continue  # cheap skip of lines no pattern can match
                 line = raw.decode('utf-8', 'replace')
             else:
@@ -219,4 +231,5 @@ class AuthSummary:
             return [{'key': k, 'count': v} for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:self.keep]]
         return {'by_event': self.by_event, 'failures_by_ip': top(self.failures_by_ip),
                 'failures_by_user': top(self.failures_by_user), 'accepted': self.accepted,
-                'privileged': self.privileged, 'first_epoch': self.first, 'last_epoch': self.last}
+                'privileged': self.privileged, 'first_epoch': self.first, 'last_epoch': self.last,
+                'approximate': self.pruned > 0}

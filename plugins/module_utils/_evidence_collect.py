@@ -115,7 +115,10 @@ def clock_state():
 
 
 class LineObserver:
-    """Split streamed chunks into lines for a callback, holding at most one partial line."""
+    """Split streamed chunks into lines for a callback that takes a list of lines.
+
+    Holds at most one partial line (capped at max_line bytes) between chunks.
+    """
 
     def __init__(self, callback, max_line=1 << 16):
         self.callback = callback
@@ -123,15 +126,13 @@ class LineObserver:
         self.max_line = max_line
 
     def __call__(self, chunk):
-        data = self.rest + chunk
-        lines = data.split(b'\n')
+        lines = (self.rest + chunk).split(b'\n')
         self.rest = lines.pop()[-self.max_line:]
-        for line in lines:
-            self.callback(line)
+        self.callback(lines)
 
     def close(self):
         if self.rest:
-            self.callback(self.rest)
+            self.callback([self.rest])
             self.rest = b''
 
 
@@ -359,8 +360,8 @@ class Collector:
             self.ready('fail2ban', 'off', 'no fail2ban server socket')
 
     def _auth_observer(self, path, st):
-        def feed(line):
-            self.auth.add_lines([line], st.st_mtime, path)
+        def feed(lines):
+            self.auth.add_lines(lines, st.st_mtime, path)
         return LineObserver(feed) if not path.endswith(('.gz', '.xz', '.bz2', '.zst')) else None
 
     def g_auth(self):
@@ -383,13 +384,16 @@ class Collector:
         else:
             self.ready('journal', 'missing', 'no journal directory')
 
-        def feed(line):
-            try:
-                event = journal_event(json.loads(line))
-            except ValueError:
-                return
-            if event:
-                self.auth.add(event)
+        def feed(lines):
+            for line in lines:
+                if b'"SYSLOG_IDENTIFIER"' not in line:
+                    continue
+                try:
+                    event = journal_event(json.loads(line))
+                except ValueError:
+                    continue
+                if event:
+                    self.auth.add(event)
         self.run('journal/journal.json', ['journalctl', '--utc', '--no-pager', '-o', 'json',
                                           '--since', '@%d' % int(self.since), '--until', '@%d' % int(self.until + 1)],
                  'journal', observer=LineObserver(feed))

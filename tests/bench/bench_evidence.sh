@@ -7,6 +7,8 @@
 # Targets (issue 7): at most 200 processes, peak RSS at most 100 MB, time dominated by compression.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+[ -d .venv/bin ] && export PATH="$PWD/.venv/bin:$PATH"
+export ANSIBLE_CONFIG="$PWD/ansible.cfg"
 name=evidence-bench
 log_mb="${QN_BENCH_LOG_MB:-1024}"
 procs="${QN_BENCH_PROCS:-300}"
@@ -16,11 +18,19 @@ max_procs=200
 max_rss_mb=100
 rm -rf "$out"
 mkdir -p "$out"
-trap 'docker rm -f "$name" >/dev/null 2>&1 || true' EXIT
+sampler=
+cleanup() {
+  [ -z "$sampler" ] || kill "$sampler" 2>/dev/null || true
+  docker rm -f "$name" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
 docker rm -f "$name" >/dev/null 2>&1 || true
 
-caps=(CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID KILL SETGID SETUID SETPCAP NET_BIND_SERVICE NET_ADMIN
-      NET_RAW SYS_CHROOT SYS_PTRACE SYS_PACCT SYS_ADMIN AUDIT_WRITE AUDIT_CONTROL MKNOD SETFCAP)
+# The capability list of molecule/default (privileged needs CAP_SYS_RESOURCE, which this kernel lacks).
+caps=(CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID KILL SETGID SETUID SETPCAP LINUX_IMMUTABLE NET_BIND_SERVICE
+      NET_BROADCAST NET_ADMIN NET_RAW IPC_LOCK IPC_OWNER SYS_MODULE SYS_RAWIO SYS_CHROOT SYS_PTRACE SYS_PACCT SYS_ADMIN
+      SYS_BOOT SYS_NICE SYS_TIME SYS_TTY_CONFIG MKNOD LEASE AUDIT_WRITE AUDIT_CONTROL SETFCAP MAC_OVERRIDE MAC_ADMIN
+      SYSLOG WAKE_ALARM BLOCK_SUSPEND AUDIT_READ)
 docker run -d --name "$name" --hostname "$name" --cgroupns host \
   --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
   $(printf -- '--cap-add %s ' "${caps[@]}") \
@@ -28,8 +38,13 @@ docker run -d --name "$name" --hostname "$name" --cgroupns host \
   -v "${QN_APT_CACHE:-/var/cache/quietnode-apt}/debian12-evidence:/var/cache/apt/archives:rw" \
   --tmpfs /run --tmpfs /run/lock --tmpfs /tmp:exec,mode=1777 \
   "$image" /lib/systemd/systemd >/dev/null
-in_ct() { docker exec "$name" "$@"; }
-timeout 120 docker exec "$name" systemctl is-system-running --wait >/dev/null || true
+in_ct() { docker exec -i "$name" "$@"; }
+# systemd cleans /tmp while it boots: wait for it before apt runs (dbus may not answer at first)
+for _ in $(seq 1 60); do
+  state=$(docker exec "$name" systemctl is-system-running --wait 2>/dev/null || true)
+  case "$state" in running|degraded) break ;; esac
+  sleep 1
+done
 
 echo "preparing: acct, ${log_mb} MiB of logs, ${procs} sleepers" >&2
 in_ct bash -c 'export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq --no-install-recommends acct >/dev/null'
@@ -154,8 +169,11 @@ printf '%-34s %s\n' "bundle size (compressed)" "$(awk -v b="$bundle_bytes" 'BEGI
 printf '%-34s %s\n' "content stored (uncompressed)" "$(awk -v b="$stored_bytes" 'BEGIN{printf "%.1f MB", b/1048576}')"
 printf '%-34s %s\n' "throughput (stored / module time)" "$(awk -v b="$stored_bytes" -v s="$module_s" 'BEGIN{printf "%.1f MB/s", b/1048576/s}')"
 } | tee "$out/table.txt"
+echo "time per artifact group (collection.log):"
+tar -xzOf "$bundle" --wildcards '*/collection.log' | sed -n 's/.* group \([a-z]*\) done in \([0-9.]*s\).*/  \1 \2/p' | tr '\n' ' '
+echo
 echo "commands started by the module and by Ansible (dump-acct, this run):"
-docker exec "$name" sh -c "tail -c $((acct_after - acct_before)) /var/log/account/pacct > /tmp/run.pacct && dump-acct /tmp/run.pacct" \
+docker exec "$name" sh -c "tail -c +$((acct_before + 1)) /var/log/account/pacct | head -c $((acct_after - acct_before)) > /tmp/run.pacct && dump-acct /tmp/run.pacct" \
   | awk -F'|' '{gsub(/ /, "", $1); n[$1]++} END {for (c in n) printf "  %-16s %d\n", c, n[c]}' | sort -k2 -nr | head -15
 
 fail=0

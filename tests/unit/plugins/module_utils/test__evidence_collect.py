@@ -29,7 +29,7 @@ def test_parse_time_rejects_with_a_hint(text):
 
 def test_line_observer_joins_lines_split_across_chunks():
     lines = []
-    obs = col.LineObserver(lines.append)
+    obs = col.LineObserver(lines.extend)
     for chunk in (b"one\ntw", b"o\n", b"thr", b"ee"):
         obs(chunk)
     obs.close()
