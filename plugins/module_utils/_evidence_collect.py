@@ -361,7 +361,7 @@ class Collector:
 
     def _auth_observer(self, path, st):
         def feed(lines):
-            self.auth.add_lines(lines, st.st_mtime, path)
+            self.auth.add_block(b'\n'.join(lines), st.st_mtime, path)
         return LineObserver(feed) if not path.endswith(('.gz', '.xz', '.bz2', '.zst')) else None
 
     def g_auth(self):
@@ -386,7 +386,7 @@ class Collector:
 
         def feed(lines):
             for line in lines:
-                if b'"SYSLOG_IDENTIFIER"' not in line:
+                if not AuthSummary.WORDS.search(line):
                     continue
                 try:
                     event = journal_event(json.loads(line))

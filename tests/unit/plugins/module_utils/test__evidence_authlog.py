@@ -129,3 +129,30 @@ def test_same_second_cache_gives_what_a_fresh_parse_gives(first, second):
     cached = auth._rfc3339(second)
     auth._LAST[:] = ["", 0.0, ""]
     assert cached == pytest.approx(auth._rfc3339(second), abs=1e-7)
+
+
+def _comparable(result):
+    for event in result["accepted"] + result["privileged"]:
+        for key in ("source", "prog", "pid"):
+            event.pop(key, None)
+    return dict((k, v) for k, v in result.items() if k not in ("first_epoch", "last_epoch"))
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+@pytest.mark.parametrize("window", [(0, 2e9), (1795316400, 1795317800)], ids=["all-in-window", "edge-of-window"])
+def test_block_scan_counts_what_line_parsing_counts(name, window):
+    data = open(os.path.join(FIX, name), "rb").read().rstrip(b"\n")
+    by_line, by_block = auth.AuthSummary(*window), auth.AuthSummary(*window)
+    by_line.add_lines(data.split(b"\n"), REF, name)
+    by_block.add_block(data, REF, name)
+    assert _comparable(by_block.result()) == _comparable(by_line.result())
+
+
+def test_counters_stay_bounded_under_many_addresses():
+    summary = auth.AuthSummary(0, 2e9)
+    summary.MAX_KEYS = 100
+    block = b"\n".join(b"2026-11-22T03:00:01Z h sshd[1]: Invalid user u%d from 10.0.%d.%d port 22" % (i, i // 256, i % 256)
+                       for i in range(1000))
+    summary.add_block(block, REF, "x")
+    result = summary.result()
+    assert result["approximate"] and len(result["failures_by_ip"]) <= 100 and result["by_event"]["invalid_user"] == 1000
