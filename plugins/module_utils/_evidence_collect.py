@@ -415,7 +415,7 @@ class Collector:
                     header = {'error': str(exc)}
                 header['path'] = path
                 headers.append(header)
-                self.run('sysstat/%s.json' % base, ['sadf', '-j', '-t', path, '--', '-A'], 'sysstat')
+                self.run('sysstat/%s.json' % base, ['sadf', '-j', path, '--', '-A'], 'sysstat')
         self.w.add_json('sysstat/headers.json', headers, 'sysstat')
         enabled = self._sysstat_enabled()
         if not found:

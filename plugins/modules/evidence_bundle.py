@@ -26,6 +26,11 @@ description:
     changed-while-read flags, error), C(collection.log) (UTC timestamps, time zone and kernel clock state,
     every command with exit code and duration) and C(summary/readiness.json), which lists the recorders that
     were off or missing. The bundle's own SHA-256 is returned and written next to it as C(<bundle>.sha256).
+  - The journal for the window is exported with the host's own C(journalctl -o json --utc) (one JSON object per line,
+    readable with C(jq) and with every field kept); sysstat files written in the window are exported with C(sadf -j)
+    (times in UTC) beside the raw files; audit records for the window come from C(ausearch -i) beside the raw logs.
+  - Authentication events from the auth logs and the journal are summarised in C(summary/auth_events.json)
+    (failures by source address and user, accepted logins, sudo commands); process accounting in C(acct/summary.json).
   - With O(verify), checks an existing bundle instead (its SHA-256 and every manifest hash), for example on
     the controller after a fetch.
   - The target needs only the Python standard library.

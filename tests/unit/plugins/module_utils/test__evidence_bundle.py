@@ -79,8 +79,11 @@ def test_symlink_to_shadow_is_never_read(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
     os.symlink("/etc", str(home / ".ssh"))  # a directory symlink inside a user's home
-    out, _sha = _bundle(tmp_path, lambda w: (w.add_tree(str(collected), "cron"),
-                                            w.add_file(str(home / ".ssh" / "shadow"), "ssh", root=str(home))))
+
+    def build(writer):
+        writer.add_tree(str(collected), "cron")
+        writer.add_file(str(home / ".ssh" / "shadow"), "ssh", root=str(home))
+    out, _sha = _bundle(tmp_path, build)
     members, manifest = _read(out)
     assert manifest[str(collected / "job")]["link_target"] == "/etc/shadow"
     assert manifest[str(home / ".ssh" / "shadow")]["error"] == "symlink in path not followed"

@@ -64,7 +64,7 @@ def test_process_running_from_a_deleted_tmp_binary_is_flagged_and_hashed():
     want = proc.hashlib.sha256(open(exe, "rb").read()).hexdigest()
     child = subprocess.Popen([exe, "30"])
     try:
-        for _ in range(100):  # wait until the kernel shows the new image
+        for _attempt in range(100):  # wait until the kernel shows the new image
             if os.readlink("/proc/%d/exe" % child.pid) == exe:
                 break
             time.sleep(0.01)
