@@ -11,6 +11,8 @@ DISTROS  ?= debian12 debian13
 # Container scenarios run once per distro; the VM scenario boots its own Debian 12.
 SCENARIOS    ?= default ssh_lockdown firewall blocklist evidence
 VM_SCENARIOS ?= vm
+# Container scenarios run side by side (a scenario's distros stay in order).
+MOLECULE_JOBS ?= 2
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
@@ -51,7 +53,7 @@ unit: setup
 	$(BIN)/pytest -q tests/unit
 
 molecule: setup images
-	@bash tests/scripts/molecule.sh "$(SCENARIOS)" "$(DISTROS)"
+	@QN_MOLECULE_JOBS=$(MOLECULE_JOBS) bash tests/scripts/molecule.sh "$(SCENARIOS)" "$(DISTROS)"
 
 molecule-vm: setup
 	@bash tests/scripts/molecule.sh "$(VM_SCENARIOS)" vm
