@@ -25,7 +25,7 @@ SCENARIO = os.path.join(PROJECT, "molecule", "ssh_lockdown")
 KEY = os.path.join(EPHEMERAL, "qn_throwaway_admin_ed25519")
 ROOT_PASSWORD = "qn-throwaway-root-password"
 ADMIN = "qnadmin"
-ROLLBACK_DELAY = 25
+ROLLBACK_DELAY = 60
 SSH_OPTS = ["-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "-o", "StrictHostKeyChecking=no",
             "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"]
 CONTROL_DIR = "/tmp/qn-ssh-lockdown-cp"
