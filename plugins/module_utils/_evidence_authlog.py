@@ -177,8 +177,25 @@ FAST_LINES = re.compile(
 # The same lines without their time, for blocks that lie wholly inside the window:
 # identical (kind, user, address) lines then collapse in a C-level Counter.
 FAST_COUNT = re.compile(FAST_LINES.pattern.replace(b'(?P<ts>', b'(?:'), re.M)
-SLOW_LINES = re.compile(rb'^.*(?:Accepted |COMMAND=|session opened|maximum authentication|Received disconnect|'
-                        rb'Did not receive|authentication failure).*$', re.M)
+SLOW_WORDS = re.compile(rb'Accepted |COMMAND=|session opened|maximum authentication|Received disconnect|'
+                        rb'Did not receive|authentication failure')
+# In a block wholly inside the window, session openings (a cron job's every run) are only counted.
+SLOW_WORDS_COUNTED = re.compile(rb'Accepted |COMMAND=|maximum authentication|Received disconnect|'
+                                rb'Did not receive|authentication failure')
+SESSION_OPENED = re.compile(rb'pam_unix\([^:)\n]+:session\): session opened for user ')
+
+
+def lines_with(words, block):
+    """The whole lines of block that hold a match of words, each once, found by C-level search."""
+    end = -1
+    for m in words.finditer(block):
+        if m.start() <= end:
+            continue  # a second word on a line already given
+        start = block.rfind(b'\n', 0, m.start()) + 1
+        end = block.find(b'\n', m.end())
+        if end < 0:
+            end = len(block)
+        yield block[start:end]
 
 
 class AuthSummary:
@@ -273,9 +290,12 @@ class AuthSummary:
                     self._count('invalid_user', iu.decode('utf-8', 'replace'), iip.decode('ascii'), n)
                 else:
                     self._count('preauth_close', cu.decode('utf-8', 'replace'), cip.decode('ascii'), n)
+            sessions = len(SESSION_OPENED.findall(block))
+            if sessions:
+                self.by_event['session_opened'] = self.by_event.get('session_opened', 0) + sessions
             self.first = span[0] if self.first is None else min(self.first, span[0])
             self.last = span[1] if self.last is None else max(self.last, span[1])
-            self.add_lines((m.group(0) for m in SLOW_LINES.finditer(block)), ref, source)
+            self.add_lines(lines_with(SLOW_WORDS_COUNTED, block), ref, source)
             return
         for m in FAST_LINES.finditer(block):
             ts = m.group('ts').decode('ascii')
@@ -291,7 +311,7 @@ class AuthSummary:
                     event[key] = event[key].decode('utf-8', 'replace')
             event['epoch'] = epoch
             self.add(event)
-        self.add_lines((m.group(0) for m in SLOW_LINES.finditer(block)), ref, source)
+        self.add_lines(lines_with(SLOW_WORDS, block), ref, source)
 
     def result(self):
         def top(counts):

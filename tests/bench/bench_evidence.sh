@@ -58,8 +58,10 @@ files = ['/var/log/auth.log', '/var/log/auth.log.1', '/var/log/syslog', '/var/lo
 rnd = random.Random(7)
 now = time.time()
 users = ['root', 'admin', 'oracle', 'ubuntu', 'test', 'deploy', 'git', 'postgres']
+# a botnet of 5000 addresses, as in the incident logs this collector is for
+botnet = ['%d.%d.%d.%d' % (rnd.randrange(1, 224), rnd.randrange(256), rnd.randrange(256), rnd.randrange(1, 255)) for _ in range(5000)]
 def auth_line(t, i):
-    ip = '%d.%d.%d.%d' % (rnd.randrange(1, 224), rnd.randrange(256), rnd.randrange(256), rnd.randrange(1, 255))
+    ip = rnd.choice(botnet)
     pid = 1000 + i % 60000
     kind = i % 4
     stamp = time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(t)) + '.%06d+00:00' % (i % 1000000)
