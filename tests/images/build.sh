@@ -8,8 +8,9 @@ here="$(cd "$(dirname "$0")" && pwd)"
 mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 cache="${QN_IMAGE_CACHE:-/var/cache/quietnode-images}"
 script_hash="$(sha256sum "$0" | cut -c1-12)"
-# What a freshly provisioned VPS has: systemd, sshd, python3 for Ansible, sudo.
-packages="systemd,systemd-sysv,dbus,openssh-server,python3,python3-apt,sudo,iproute2,procps,ca-certificates,less,cron,gnupg"
+# What a freshly provisioned VPS has: systemd, sshd, python3 for Ansible, sudo, and
+# netbase (/etc/protocols, /etc/services), which every real Debian install carries.
+packages="systemd,systemd-sysv,dbus,openssh-server,python3,python3-apt,netbase,sudo,iproute2,procps,ca-certificates,less,cron,gnupg"
 
 declare -A names=([bookworm]=debian12 [trixie]=debian13)
 

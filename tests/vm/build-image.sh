@@ -15,7 +15,7 @@ size="${QN_VM_DISK_SIZE:-6G}"
 hash="$(sha256sum "$0" | cut -c1-12)"
 out="$cache/$hash"
 # A fresh VPS: systemd, sshd, python3 for Ansible, sudo; plus a kernel and what it boots with.
-packages="systemd,systemd-sysv,udev,dbus,kmod,openssh-server,python3,python3-apt,sudo,iproute2,procps,ca-certificates,less,cron,gnupg,linux-image-cloud-amd64,initramfs-tools,e2fsprogs"
+packages="systemd,systemd-sysv,udev,dbus,kmod,openssh-server,python3,python3-apt,netbase,sudo,iproute2,procps,ca-certificates,less,cron,gnupg,linux-image-cloud-amd64,initramfs-tools,e2fsprogs"
 # What the baseline roles install (vars/Debian.yml of each role). Installed here because under
 # TCG `apt-get update` alone takes ~100 s and installing these ~4 min; the roles still run
 # their install tasks, which then report ok.
