@@ -4,6 +4,8 @@
 # re-apply must stay under 30 s.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+[ -d .venv/bin ] && export PATH="$PWD/.venv/bin:$PATH"
+export ANSIBLE_CONFIG="$PWD/ansible.cfg"
 name=quietnode-bench
 port="${QN_BENCH_PORT:-2223}"
 state="$PWD/bench-results/site-state"
