@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Run Molecule scenarios on each distro and print a timing summary.
+# Run Molecule scenarios and print a timing summary.
 # Usage: tests/scripts/molecule.sh "SCENARIOS" "DISTROS"
-#   DISTROS: debian12 debian13 (local images), or a CI image name such as rockylinux9;
-#   "vm" runs scenarios that bring their own machine, once.
-# QN_MOLECULE_JOBS (default 1) runs that many scenarios side by side: a scenario's
-# distros always run one after the other, because they share its network names.
-# With more than one job each run's output goes to tests/output/molecule/*.log and
-# the log of a failed run is printed at the end.
+#   DISTROS: debian12 debian13 (local images), or a CI image name such as rockylinux9.
+#   A scenario whose molecule.yml does not use MOLECULE_DISTRO brings its own machine
+#   (the qemu VM) and runs once.
+# QN_MOLECULE_JOBS (default 1) workers take scenarios from one queue, in the order
+# given (put the longest first); a scenario's distros run one after the other in
+# the same worker, because they share the scenario's network names. With more than
+# one worker each run's output goes to tests/output/molecule/*.log and the log of a
+# failed run is printed at the end.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -19,6 +21,7 @@ export ANSIBLE_CONFIG="$PWD/ansible.cfg"
 export ANSIBLE_FORCE_COLOR="${ANSIBLE_FORCE_COLOR:-0}"
 export PY_COLORS="${PY_COLORS:-0}"
 mkdir -p "$logdir"
+rm -f "$logdir"/summary.* "$logdir"/queue*
 
 init_for() {
   case "$1" in
@@ -27,10 +30,12 @@ init_for() {
   esac
 }
 
-# One scenario on each distro, in order; appends "scenario distro result seconds" rows.
+# One scenario on each of its distros, in order; appends rows to this worker's summary.
 run_scenario() {
-  local scenario="$1" worker="$2" distro start result
-  for distro in "${distros[@]}"; do
+  local scenario="$1" worker="$2" distro start result took
+  local -a on=("${distros[@]}")
+  grep -q MOLECULE_DISTRO "molecule/$scenario/molecule.yml" || on=(vm)
+  for distro in "${on[@]}"; do
     export MOLECULE_DISTRO="$distro"
     if [ "$distro" != vm ]; then
       # Each worker keeps its own package cache: apt locks the archive directory.
@@ -39,7 +44,7 @@ run_scenario() {
       mkdir -p "$QN_APT_CACHE/$distro"
     fi
     local log="$logdir/$scenario-$distro.log"
-    echo "=== molecule test -s $scenario ($distro) $( [ "$jobs" -gt 1 ] && echo "-> $log")"
+    echo "=== molecule test -s $scenario ($distro)$( [ "$jobs" -gt 1 ] && echo " -> $log")"
     start=$(date +%s)
     if [ "$jobs" -gt 1 ]; then
       molecule test -s "$scenario" >"$log" 2>&1
@@ -47,23 +52,33 @@ run_scenario() {
       molecule test -s "$scenario" 2>&1 | tee "$log"
     fi
     if [ "${PIPESTATUS[0]}" -eq 0 ]; then result=passed; else result=FAILED; fi
-    printf '%-14s %-12s %-8s %5ss\n' "$scenario" "$distro" "$result" "$(( $(date +%s) - start ))" >>"$logdir/summary.$worker"
-    echo "=== $scenario ($distro) $result in $(( $(date +%s) - start ))s"
+    took=$(( $(date +%s) - start ))
+    printf '%-14s %-12s %-8s %5ss\n' "$scenario" "$distro" "$result" "$took" >>"$logdir/summary.$worker"
+    echo "=== $scenario ($distro) $result in ${took}s"
   done
 }
 
-rm -f "$logdir"/summary.*
-present=()
+# The queue: one scenario per line; a worker takes the first line under a lock.
+queue="$logdir/queue"
+: >"$queue"
 for scenario in "${scenarios[@]}"; do
-  if [ -f "molecule/$scenario/molecule.yml" ]; then present+=("$scenario")
+  if [ -f "molecule/$scenario/molecule.yml" ]; then echo "$scenario" >>"$queue"
   else printf '%-14s %-12s %-8s %6s\n' "$scenario" '-' 'absent' '-' >>"$logdir/summary.0"; fi
 done
+take() {
+  exec 9>"$queue.lock"
+  flock 9
+  local next
+  next="$(head -n 1 "$queue")"
+  [ -n "$next" ] && sed -i '1d' "$queue"
+  flock -u 9
+  printf '%s' "$next"
+}
 
-# Deal scenarios to workers round-robin; each worker runs its share in order.
 pids=()
 for (( w=1; w<=jobs; w++ )); do
   (
-    for (( i=w-1; i<${#present[@]}; i+=jobs )); do run_scenario "${present[$i]}" "$w"; done
+    while next="$(take)" && [ -n "$next" ]; do run_scenario "$next" "$w"; done
   ) &
   pids+=($!)
 done
