@@ -27,7 +27,9 @@ def test_zone_has_only_what_was_asked(host):
 @pytest.mark.parametrize("family", [4, 6])
 def test_connect_scan_finds_only_ssh(internet, family):
     out = internet.check_output(
-        "timeout 150 nmap -%s -sT -Pn -n -p1-1024 --max-retries 1 --host-timeout 120s -oG - %s",
+        # -T4 and a minimum rate keep the scan short when the kernel rate-limits the
+        # ICMP rejections on a loaded runner; it still completes every handshake it reports.
+        "timeout 270 nmap -%s -sT -Pn -n -T4 --min-rate 300 -p1-1024 --max-retries 1 --host-timeout 240s -oG - %s",
         "6" if family == 6 else "4",
         TARGET[family],
     )
