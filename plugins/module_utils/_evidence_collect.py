@@ -462,7 +462,7 @@ class Collector:
             fmt = '%m/%d/%Y %H:%M:%S'
             start = datetime.datetime.fromtimestamp(self.since, datetime.timezone.utc).strftime(fmt).split()
             end = datetime.datetime.fromtimestamp(self.until, datetime.timezone.utc).strftime(fmt).split()
-            self.run('audit/ausearch.txt', ['ausearch', '-i', '--start'] + start + ['--end'] + end, 'audit', ok_rcs=(0, 1))
+            self.run('audit/ausearch.txt', ['ausearch', '--input-logs', '-i', '--start'] + start + ['--end'] + end, 'audit', ok_rcs=(0, 1))
 
     @staticmethod
     def _comm(pid):

@@ -61,7 +61,8 @@ def rule_key(host, predicate, what):
 def wait_for_event(host, key, needle):
     deadline = time.time() + EVENT_WAIT
     while True:
-        out = host.run("ausearch -i -k %s" % key).stdout
+        # --input-logs: without a terminal on stdin, ausearch reads stdin instead of the logs.
+        out = host.run("ausearch --input-logs -i -k %s" % key).stdout
         if needle in out or time.time() > deadline:
             return out
         time.sleep(1)
