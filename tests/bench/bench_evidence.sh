@@ -24,27 +24,10 @@ cleanup() {
   docker rm -f "$name" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
-docker rm -f "$name" >/dev/null 2>&1 || true
-
-# The capability list of molecule/default (privileged needs CAP_SYS_RESOURCE, which this kernel lacks).
-caps=(CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID KILL SETGID SETUID SETPCAP LINUX_IMMUTABLE NET_BIND_SERVICE
-      NET_BROADCAST NET_ADMIN NET_RAW IPC_LOCK IPC_OWNER SYS_MODULE SYS_RAWIO SYS_CHROOT SYS_PTRACE SYS_PACCT SYS_ADMIN
-      SYS_BOOT SYS_NICE SYS_TIME SYS_TTY_CONFIG MKNOD LEASE AUDIT_WRITE AUDIT_CONTROL SETFCAP MAC_OVERRIDE MAC_ADMIN
-      SYSLOG WAKE_ALARM BLOCK_SUSPEND AUDIT_READ)
-docker run -d --name "$name" --hostname "$name" --cgroupns host \
-  --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
-  $(printf -- '--cap-add %s ' "${caps[@]}") \
-  -v /sys/fs/cgroup:/sys/fs/cgroup:rw \
-  -v "${QN_APT_CACHE:-/var/cache/quietnode-apt}/debian12-evidence:/var/cache/apt/archives:rw" \
-  --tmpfs /run --tmpfs /run/lock --tmpfs /tmp:exec,mode=1777 \
-  "$image" /lib/systemd/systemd >/dev/null
+# systemd boots fully (it cleans /tmp on the way) before apt runs.
+bash tests/scripts/vps.sh boot "$name" "$image" \
+  --volume "${QN_APT_CACHE:-/var/cache/quietnode-apt}/debian12-evidence:/var/cache/apt/archives:rw"
 in_ct() { docker exec -i "$name" "$@"; }
-# systemd cleans /tmp while it boots: wait for it before apt runs (dbus may not answer at first)
-for _ in $(seq 1 60); do
-  state=$(docker exec "$name" systemctl is-system-running --wait 2>/dev/null || true)
-  case "$state" in running|degraded) break ;; esac
-  sleep 1
-done
 
 echo "preparing: acct, ${log_mb} MiB of logs, ${procs} sleepers" >&2
 in_ct bash -c 'export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq --no-install-recommends acct >/dev/null'

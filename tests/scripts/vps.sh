@@ -2,6 +2,7 @@
 # A local "fresh VPS": a systemd container from the Debian 12 image, reachable over
 # SSH on a loopback port with a root password, the way a new Linode comes up.
 # Usage: tests/scripts/vps.sh start NAME PORT STATE_DIR [IMAGE] | inventory NAME PORT STATE_DIR [ADMIN] | stop NAME
+#        tests/scripts/vps.sh boot NAME IMAGE [docker run args...]   (systemd container only, booted)
 set -euo pipefail
 cmd="$1"; name="$2"
 
@@ -15,22 +16,27 @@ case "$cmd" in
   stop)
     docker rm -f "$name" >/dev/null 2>&1 || true
     ;;
-  start)
-    port="$3"; state="$4"; image="${5:-quietnode/debian12:latest}"
-    mkdir -p "$state"
+  boot)
+    # The systemd container recipe every bench shares: explicit capabilities, because
+    # `privileged` needs CAP_SYS_RESOURCE, which this kernel's bounding set lacks.
+    image="$3"; shift 3
     docker rm -f "$name" >/dev/null 2>&1 || true
     args=(--detach --name "$name" --hostname "$name" --cgroupns host
           --volume /sys/fs/cgroup:/sys/fs/cgroup:rw
           --security-opt seccomp=unconfined --security-opt apparmor=unconfined
-          --tmpfs /run --tmpfs /run/lock --tmpfs /tmp
-          --publish "127.0.0.1:${port}:22")
+          --tmpfs /run --tmpfs /run/lock --tmpfs /tmp:exec,mode=1777)
     for c in "${caps[@]}"; do args+=(--cap-add "$c"); done
-    docker run "${args[@]}" "$image" >/dev/null
+    docker run "${args[@]}" "$@" "$image" >/dev/null
     for _ in $(seq 1 60); do
       state_now="$(docker exec "$name" systemctl is-system-running 2>/dev/null || true)"
       case "$state_now" in running|degraded) break ;; esac
       sleep 1
     done
+    ;;
+  start)
+    port="$3"; state="$4"; image="${5:-quietnode/debian12:latest}"
+    mkdir -p "$state"
+    bash "$0" boot "$name" "$image" --publish "127.0.0.1:${port}:22"
     # Root password login, as the provider's console leaves it.
     password="$(head -c 18 /dev/urandom | base64 | tr -d '/+=')"
     printf '%s\n' "$password" > "$state/root-password"
