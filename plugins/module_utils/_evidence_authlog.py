@@ -174,14 +174,25 @@ FAST_LINES = re.compile(
     rb'|Invalid user (?P<iu>.*?) from (?P<iip>[0-9A-Fa-f:.]+) port \d+'
     rb'|(?:Connection closed|Disconnected) (?:by|from) (?:(?P<ci>invalid user )|authenticating user |user )?'
     rb'(?:(?P<cu>\S+) )?(?P<cip>[0-9A-Fa-f:.]+) port \d+ \[preauth\])', re.M)
-# The same lines without their time, for blocks that lie wholly inside the window:
-# identical (kind, user, address) lines then collapse in a C-level Counter.
-FAST_COUNT = re.compile(FAST_LINES.pattern.replace(b'(?P<ts>', b'(?:'), re.M)
+# In a block wholly inside the window only counts matter. Two patterns that begin with a
+# literal (searched at C speed) pick out the same lines: one yields their addresses, the
+# other their users, so a botnet's many (user, address) pairs never become keys.
+_FAST_SHAPE = (
+    rb' sshd\[\d+\]: (?:'
+    rb'Failed (?:password|publickey|keyboard-interactive/pam|none) for (?:invalid user )?(U) from (A) port \d'
+    rb'|Invalid user (U) from (A) port \d'
+    rb'|(?:Connection closed|Disconnected) (?:by|from) (?:invalid user |authenticating user |user )?(?:(\S+) )?(A) port \d+ \[preauth\])')
+FAST_ADDRESSES = re.compile(_FAST_SHAPE.replace(b'(U)', b'.*?').replace(b'(\\S+)', b'\\S+').replace(b'(A)', b'([0-9A-Fa-f:.]+)'))
+FAST_USERS = re.compile(_FAST_SHAPE.replace(b'(U)', b'(.*?)').replace(b'(A)', b'[0-9A-Fa-f:.]+'))
+# The fast patterns may only count sshd's own lines: when " sshd[" appears anywhere else in a
+# block (inside another program's message), the block takes the exact line-by-line path.
+SSHD_HEADERS = re.compile(rb'\n' + _TS.replace(b'(?P<ts>', b'(?:') + rb' \S+ sshd\[')
 SLOW_WORDS = re.compile(rb'Accepted |COMMAND=|session opened|maximum authentication|Received disconnect|'
                         rb'Did not receive|authentication failure')
 # In a block wholly inside the window, session openings (a cron job's every run) are only counted.
-SLOW_WORDS_COUNTED = re.compile(rb'Accepted |COMMAND=|maximum authentication|Received disconnect|'
-                                rb'Did not receive|authentication failure')
+SLOW_WORDS_COUNTED_LIST = (b'Accepted ', b'COMMAND=', b'maximum authentication', b'Received disconnect',
+                           b'Did not receive', b'authentication failure')
+SLOW_WORDS_COUNTED = re.compile(b'|'.join(SLOW_WORDS_COUNTED_LIST))
 SESSION_OPENED = re.compile(rb'pam_unix\([^:)\n]+:session\): session opened for user ')
 
 
@@ -218,6 +229,8 @@ class AuthSummary:
         self.first = None
         self.last = None
         self.pruned = 0
+        self._raw_addresses = collections.Counter()  # undecoded fast-path matches, folded in by _fold()
+        self._raw_users = collections.Counter()
 
     def add(self, event):
         epoch = event.get('epoch')
@@ -262,13 +275,10 @@ class AuthSummary:
                 event.update({'epoch': parsed['epoch'], 'prog': parsed['prog'], 'pid': parsed['pid'], 'source': source})
                 self.add(event)
 
-    def _count(self, kind, user, ip, n):
-        self.by_event[kind] = self.by_event.get(kind, 0) + n
-        for key, counts in ((ip, self.failures_by_ip), (user, self.failures_by_user)):
-            if key:
-                counts[key] = counts.get(key, 0) + n
-                if len(counts) > self.MAX_KEYS:
-                    self._prune(counts)
+    def _tally(self, counts, key, n):
+        counts[key] = counts.get(key, 0) + n
+        if len(counts) > self.MAX_KEYS:
+            self._prune(counts)
 
     def _block_span(self, block, ref):
         """Times of the first and last lines of a block, or None when either is not a syslog line."""
@@ -278,24 +288,46 @@ class AuthSummary:
             return None
         return first['epoch'], last['epoch']
 
+    RAW_LIMIT = 50000  # distinct undecoded keys held before they are folded into the counts
+    KINDS = ('failed_password', 'invalid_user', 'preauth_close')
+
+    def _fold(self):
+        """Decode the addresses and users counted so far into the per-kind, per-address and per-user counts."""
+        for groups, n in self._raw_addresses.items():
+            for kind, ip in zip(self.KINDS, groups):
+                if ip:
+                    self.by_event[kind] = self.by_event.get(kind, 0) + n
+                    self._tally(self.failures_by_ip, ip.decode('ascii'), n)
+        for groups, n in self._raw_users.items():
+            for user in groups:
+                if user:
+                    self._tally(self.failures_by_user, user.decode('utf-8', 'replace'), n)
+        self._raw_addresses.clear()
+        self._raw_users.clear()
+
     def add_block(self, block, ref, source):
-        """Count the events in a block of whole log lines (bytes) at C speed where the lines allow it."""
+        """Count the events in a block of whole log lines (bytes) at C speed where the lines allow it.
+
+        Logs are written in time order, so a block whose first and last lines lie on
+        one side of the window is skipped, and one wholly inside it is only counted.
+        """
         span = self._block_span(block, ref)
-        if span and self.since <= span[0] <= span[1] <= self.until:
-            # logs are written in time order: every line between two in-window lines is in the window
-            for (_fi, fu, fip, iu, iip, _ci, cu, cip), n in collections.Counter(FAST_COUNT.findall(block)).items():
-                if fip:
-                    self._count('failed_password', fu.decode('utf-8', 'replace'), fip.decode('ascii'), n)
-                elif iip:
-                    self._count('invalid_user', iu.decode('utf-8', 'replace'), iip.decode('ascii'), n)
-                else:
-                    self._count('preauth_close', cu.decode('utf-8', 'replace'), cip.decode('ascii'), n)
-            sessions = len(SESSION_OPENED.findall(block))
+        if span and (span[1] < self.since or span[0] > self.until):
+            return
+        if span and self.since <= span[0] <= span[1] <= self.until and \
+                block.count(b' sshd[') == len(SSHD_HEADERS.findall(b'\n' + block)):
+            # Counted undecoded, in C, across blocks; each distinct key is decoded once.
+            self._raw_addresses.update(FAST_ADDRESSES.findall(block))
+            self._raw_users.update(FAST_USERS.findall(block))
+            if len(self._raw_addresses) + len(self._raw_users) > self.RAW_LIMIT:
+                self._fold()
+            sessions = b':session): session opened for user ' in block and len(SESSION_OPENED.findall(block))
             if sessions:
                 self.by_event['session_opened'] = self.by_event.get('session_opened', 0) + sessions
             self.first = span[0] if self.first is None else min(self.first, span[0])
             self.last = span[1] if self.last is None else max(self.last, span[1])
-            self.add_lines(lines_with(SLOW_WORDS_COUNTED, block), ref, source)
+            if any(word in block for word in SLOW_WORDS_COUNTED_LIST):
+                self.add_lines(lines_with(SLOW_WORDS_COUNTED, block), ref, source)
             return
         for m in FAST_LINES.finditer(block):
             ts = m.group('ts').decode('ascii')
@@ -314,6 +346,8 @@ class AuthSummary:
         self.add_lines(lines_with(SLOW_WORDS, block), ref, source)
 
     def result(self):
+        self._fold()
+
         def top(counts):
             return [{'key': k, 'count': v} for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:self.keep]]
         return {'by_event': self.by_event, 'failures_by_ip': top(self.failures_by_ip),

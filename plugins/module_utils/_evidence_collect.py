@@ -16,16 +16,19 @@ import datetime
 import json
 import os
 import pwd
+import queue
 import select
 import socket
+import stat
 import subprocess
 import tempfile
+import threading
 import time
 
 from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_authlog import AuthSummary, journal_event
 from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_proc import list_processes, list_sockets
 from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_records import (
-    ACCT_V3, AcctSummary, decode_acct, iso, iter_lastlog, iter_utmp, parse_sa_header,
+    ACCT_V3, AcctSummary, decode_acct, iso, iter_lastlog, iter_lastlog2, iter_utmp, iter_wtmpdb, parse_sa_header,
 )
 
 GROUPS = ('live', 'firewall', 'auth', 'syslog', 'journal', 'sysstat', 'acct', 'audit', 'logins', 'cron',
@@ -134,6 +137,68 @@ class LineObserver:
         if self.rest:
             self.callback([self.rest])
             self.rest = b''
+
+
+class BlockObserver:
+    """Pass streamed chunks on as blocks of whole lines (without the last newline), unsplit.
+
+    Holds at most one partial line (capped at max_line bytes) between chunks.
+    """
+
+    def __init__(self, callback, max_line=1 << 16):
+        self.callback = callback
+        self.rest = b''
+        self.max_line = max_line
+
+    def __call__(self, chunk):
+        data = self.rest + chunk if self.rest else chunk
+        cut = data.rfind(b'\n')
+        if cut >= 0:
+            self.callback(data[:cut])
+        self.rest = data[cut + 1:][-self.max_line:]
+
+    def close(self):
+        if self.rest:
+            self.callback(self.rest)
+            self.rest = b''
+
+
+class BackgroundObserver:
+    """Run an observer in a thread of its own.
+
+    Its Python-level parsing then overlaps the hashing and compression of the same
+    chunks, which release the GIL; at most `depth` chunks wait in between.
+    """
+
+    def __init__(self, observer, depth=4):
+        self.observer = observer
+        self.queue = queue.Queue(depth)
+        self.error = None
+        self.thread = threading.Thread(target=self._work, name='evidence-observer')
+        self.thread.daemon = True
+        self.thread.start()
+
+    def _work(self):
+        while True:
+            chunk = self.queue.get()
+            if chunk is None:
+                return
+            if self.error is None:
+                try:
+                    self.observer(chunk)
+                except Exception as exc:  # raised again in close(), in the collecting thread
+                    self.error = exc
+
+    def __call__(self, chunk):
+        self.queue.put(chunk)
+
+    def close(self):
+        self.queue.put(None)
+        self.thread.join()
+        if self.error is None and hasattr(self.observer, 'close'):
+            self.observer.close()
+        if self.error is not None:
+            raise self.error
 
 
 class AcctObserver:
@@ -360,9 +425,9 @@ class Collector:
             self.ready('fail2ban', 'off', 'no fail2ban server socket')
 
     def _auth_observer(self, path, st):
-        def feed(lines):
-            self.auth.add_block(b'\n'.join(lines), st.st_mtime, path)
-        return LineObserver(feed) if not path.endswith(('.gz', '.xz', '.bz2', '.zst')) else None
+        def feed(block):
+            self.auth.add_block(block, st.st_mtime, path)
+        return BackgroundObserver(BlockObserver(feed)) if not path.endswith(('.gz', '.xz', '.bz2', '.zst')) else None
 
     def g_auth(self):
         paths = self.listdir('/var/log', 'auth.log') + self.listdir('/var/log', 'secure')
@@ -475,7 +540,7 @@ class Collector:
     def g_logins(self):
         names = dict((p.pw_uid, p.pw_name) for p in pwd.getpwall())
         for path in ('/var/log/wtmp', '/var/log/btmp') + tuple(self.listdir('/var/log', 'wtmp.')) + tuple(self.listdir('/var/log', 'btmp.')):
-            if not os.path.isfile(path) or path.endswith('.gz'):
+            if not os.path.isfile(path) or path.endswith(('.gz', '.db')):
                 continue
             self.files([path], 'logins')
             try:
@@ -494,8 +559,29 @@ class Collector:
                     os.close(fd)
             except OSError as exc:
                 self.w.error('/var/log/lastlog', 'cannot decode: %s' % exc.strerror, 'logins')
-        # Debian 13 and newer EL replace wtmp/lastlog with SQLite databases
-        self.files(['/var/lib/wtmpdb/wtmp.db', '/var/lib/lastlog/lastlog2.db'], 'logins')
+        self._login_databases()
+
+    def _login_databases(self):
+        """wtmpdb and lastlog2, the SQLite successors of wtmp and lastlog (Debian 13): stored raw, then decoded."""
+        # Debian 13 links /var/lib/wtmpdb/wtmp.db to /var/log/wtmp.db: the link is recorded, the file stored.
+        wtmpdbs = ['/var/log/wtmp.db'] + [p for p in self.listdir('/var/lib/wtmpdb') if p.endswith('.db')]
+        lastlogs = ['/var/lib/lastlog/lastlog2.db']
+        self.files(wtmpdbs + lastlogs, 'logins')
+        seen = set()
+        for path in wtmpdbs + lastlogs:
+            try:
+                st = os.lstat(path)
+            except OSError:
+                continue
+            if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) in seen:
+                continue
+            seen.add((st.st_dev, st.st_ino))
+            rows = iter_lastlog2(path) if path in lastlogs else iter_wtmpdb(path, self.since, self.until)
+            name = 'logins/lastlog2.jsonl' if path in lastlogs else 'logins/wtmpdb_%s.jsonl' % os.path.basename(path)[:-3]
+            try:
+                self.jsonl(name, rows, 'logins', source=path)
+            except OSError as exc:
+                self.w.error(path, 'cannot decode: %s' % exc.strerror, 'logins')
 
     def g_cron(self):
         self.files(['/etc/crontab', '/etc/anacrontab'], 'cron')

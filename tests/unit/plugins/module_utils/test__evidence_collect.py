@@ -36,6 +36,36 @@ def test_line_observer_joins_lines_split_across_chunks():
     assert lines == [b"one", b"two", b"three"]
 
 
+def test_block_observer_passes_whole_lines_as_blocks():
+    blocks = []
+    obs = col.BlockObserver(blocks.append, max_line=8)
+    for chunk in (b"one\ntw", b"o\n", b"thr", b"ee\nfour\nfi", b"x" * 20):
+        obs(chunk)
+    obs.close()
+    assert blocks == [b"one", b"two", b"three\nfour", b"x" * 8]
+
+
+def test_background_observer_sees_every_chunk_in_order_and_closes_its_observer():
+    blocks = []
+    obs = col.BackgroundObserver(col.BlockObserver(blocks.append), depth=2)
+    for i in range(200):
+        obs(b"line %d\n" % i)
+    obs(b"tail")
+    obs.close()
+    assert blocks == [b"line %d" % i for i in range(200)] + [b"tail"]
+    assert not obs.thread.is_alive()
+
+
+def test_background_observer_raises_its_observers_error_on_close():
+    def broken(_chunk):
+        raise ValueError("parser bug")
+    obs = col.BackgroundObserver(broken)
+    obs(b"x")
+    obs(b"y")
+    with pytest.raises(ValueError, match="parser bug"):
+        obs.close()
+
+
 def test_acct_observer_decodes_records_split_across_chunks():
     data = open(os.path.join(FIX, "pacct.bin"), "rb").read()
     summary = rec.AcctSummary(0, 2e9)
