@@ -5,7 +5,8 @@
 
 Standard library only; runs on every Python the target may have (3.8+).
 Layouts are those of glibc on 64-bit Linux (utmp, lastlog), the kernel's
-struct acct_v3 (linux/acct.h) and sysstat's struct file_magic/file_header.
+struct acct_v3 (linux/acct.h) and sysstat's struct file_magic/file_header;
+wtmpdb and lastlog2 (Debian 13 and later) are SQLite databases.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -13,9 +14,20 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
+import errno
 import os
 import socket
 import struct
+
+try:
+    from urllib.parse import quote
+except ImportError:  # pragma: no cover - Python 2 is not a supported target
+    from urllib import quote
+
+try:
+    import sqlite3
+except ImportError:  # some minimal Python builds leave it out
+    sqlite3 = None
 
 UTC = datetime.timezone.utc
 
@@ -117,6 +129,40 @@ def iter_lastlog(fd, names=None, max_records=100000):
         pos += (len(chunk) // size) * size
         if len(chunk) < size:
             return
+
+
+WTMPDB_TYPES = {1: 'BOOT_TIME', 2: 'RUNLEVEL', 3: 'USER_PROCESS'}
+
+
+def _sqlite_rows(path, query, args=()):
+    """Rows of a query on a SQLite file opened read-only and immutable: no lock, journal or -shm is written."""
+    if sqlite3 is None:
+        raise OSError(errno.ENOSYS, 'this Python has no sqlite3 module; the raw database is stored')
+    con = sqlite3.connect('file:%s?mode=ro&immutable=1' % quote(path), uri=True)
+    try:
+        for row in con.execute(query, args):
+            yield row
+    except sqlite3.DatabaseError as exc:
+        raise OSError(errno.EIO, 'unreadable SQLite database: %s' % exc)
+    finally:
+        con.close()
+
+
+def iter_wtmpdb(path, since, until):
+    """Yield the wtmpdb entries (logins, boots) whose span overlaps the window; times are in microseconds."""
+    query = ('SELECT ID, Type, User, Login, Logout, TTY, RemoteHost, Service FROM wtmp '
+             'WHERE Login <= ? AND (Logout IS NULL OR Logout >= ?) ORDER BY ID')
+    for ident, kind, user, login, logout, tty, host, service in _sqlite_rows(path, query, (int(until * 1e6), int(since * 1e6))):
+        yield {'id': ident, 'type': WTMPDB_TYPES.get(kind, str(kind)), 'user': user,
+               'login': iso(login / 1e6) if login is not None else None,
+               'logout': iso(logout / 1e6) if logout is not None else None,
+               'tty': tty, 'host': host, 'service': service}
+
+
+def iter_lastlog2(path):
+    """Yield every user's last login from a lastlog2 database; times are in seconds."""
+    for name, when, tty, host, service in _sqlite_rows(path, 'SELECT Name, Time, TTY, RemoteHost, Service FROM Lastlog2 ORDER BY Name'):
+        yield {'user': name, 'time': iso(when) if when else None, 'epoch': when, 'tty': tty, 'host': host, 'service': service}
 
 
 def comp_t(value):

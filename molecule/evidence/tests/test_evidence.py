@@ -93,6 +93,22 @@ def test_deleted_tmp_process_is_flagged_and_its_binary_copied(bundle, host):
     assert host.file("/proc/%d/exe" % proc["pid"]).linked_to == "/tmp/x (deleted)"
 
 
+def _jsonl(bundle, name):
+    return [json.loads(line) for line in bundle["members"].get(name, b"").splitlines()]
+
+
+def test_planted_key_login_is_decoded_from_the_login_records(bundle, host):
+    logins = [row for name in bundle["members"] if name.startswith("logins/") and name.endswith(".jsonl")
+              for row in _jsonl(bundle, name)]
+    assert [row for row in logins if row.get("user") == "witness"], "no decoded login record of the planted user"
+    if host.file("/var/log/wtmp.db").exists:
+        # Debian 13: sshd writes wtmpdb; the link in /var/lib/wtmpdb is recorded, the database decoded
+        rows = _jsonl(bundle, "logins/wtmpdb_wtmp.jsonl")
+        assert [row for row in rows if row["user"] == "witness" and row["type"] == "USER_PROCESS"]
+        link = [r for r in bundle["manifest"] if r["path"] == "/var/lib/wtmpdb/wtmp.db"]
+        assert link and link[0]["type"] == "symlink"
+
+
 def test_readiness_names_what_was_on_and_what_never_existed(bundle):
     status = dict((r["recorder"], r["status"]) for r in _json(bundle, "summary/readiness.json"))
     assert status["process accounting"] == "on" and status["sysstat"] == "on"

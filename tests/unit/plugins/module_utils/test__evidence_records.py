@@ -6,7 +6,10 @@ wtmp.bin and btmp.bin were written by util-linux `utmpdump -r` from the
 pacct.dump-acct.txt; sa.bin by sysstat 12.6.1 `sadc 1 2`, with `sadf -H`
 kept as sa.sadf-H.txt.  lastlog.bin has no writing tool that takes a file
 name, so it was written in glibc's struct lastlog layout (int32, char[32],
-char[256]) at offsets uid * 292, sparse like the real file.
+char[256]) at offsets uid * 292, sparse like the real file.  wtmp.db and
+lastlog2.db were written on Debian 13 by pam_wtmpdb and pam_lastlog2 (three
+`su -` sessions after `wtmpdb boot`); the values below were read back with the
+sqlite3 command-line tool.
 """
 
 import datetime
@@ -74,6 +77,43 @@ def test_lastlog_skips_holes_and_unused_uids():
         (1000, "alice", "2026-11-21T03:00:00Z", "pts/1", "2001:db8::7"),
         (1001, "", "2026-11-22T06:54:15Z", "ssh:notty", "198.51.100.23"),
     ]
+
+
+def test_wtmpdb_entries_with_microsecond_times():
+    rows = list(rec.iter_wtmpdb(_fixture("wtmp.db"), 0, 2e9))
+    assert [(r["id"], r["type"], r["user"], r["service"]) for r in rows] == [
+        (1, "BOOT_TIME", "soft-reboot", None), (2, "USER_PROCESS", "alice", "su-l"),
+        (3, "USER_PROCESS", "alice", "su-l"), (4, "USER_PROCESS", "root", "su-l")]
+    assert rows[1]["login"] == "2026-11-22T10:17:00.134658Z" and rows[1]["logout"] == "2026-11-22T10:17:00.145752Z"
+    assert rows[0]["logout"] is None and rows[0]["host"] == "6.18.44-fc-v657"
+
+
+def test_wtmpdb_window_keeps_sessions_that_overlap_it():
+    # from just after alice's first logout to just before root's login: her second session and the
+    # boot, which has no end yet, overlap the window; the sessions on either side do not
+    rows = list(rec.iter_wtmpdb(_fixture("wtmp.db"), 1795342620.15, 1795342620.17))
+    assert [r["id"] for r in rows] == [1, 3]
+
+
+def test_lastlog2_rows():
+    assert [(r["user"], r["time"], r["service"]) for r in rec.iter_lastlog2(_fixture("lastlog2.db"))] == [
+        ("alice", "2026-11-22T10:17:00Z", "su-l"), ("root", "2026-11-22T10:17:00Z", "su-l")]
+
+
+def test_sqlite_decoding_writes_nothing_beside_the_database(tmp_path):
+    db = tmp_path / "wtmp.db"
+    db.write_bytes(open(_fixture("wtmp.db"), "rb").read())
+    before = db.stat()
+    assert len(list(rec.iter_wtmpdb(str(db), 0, 2e9))) == 4
+    assert os.listdir(str(tmp_path)) == ["wtmp.db"]
+    assert (db.stat().st_mtime_ns, db.stat().st_size) == (before.st_mtime_ns, before.st_size)
+
+
+def test_damaged_sqlite_database_is_an_oserror(tmp_path):
+    db = tmp_path / "wtmp.db"
+    db.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000)
+    with pytest.raises(OSError, match="unreadable SQLite database"):
+        list(rec.iter_wtmpdb(str(db), 0, 2e9))
 
 
 def _dump_acct_rows():
