@@ -31,6 +31,11 @@ description:
     (times in UTC) beside the raw files; audit records for the window come from C(ausearch -i) beside the raw logs.
   - Authentication events from the auth logs and the journal are summarised in C(summary/auth_events.json)
     (failures by source address and user, accepted logins, sudo commands); process accounting in C(acct/summary.json).
+    The summary assumes a log written in time order, so blocks of lines whose first and last times lie outside the
+    window are not parsed (the raw logs are stored whole).
+  - Login records are decoded by the module's own parsers into C(logins/*.jsonl) - wtmp, btmp and lastlog, and on
+    Debian 13 and later the SQLite databases of wtmpdb and lastlog2, opened read-only and immutable so that nothing
+    is written beside them.
   - With O(verify), checks an existing bundle instead (its SHA-256 and every manifest hash), for example on
     the controller after a fetch.
   - The target needs only the Python standard library.
