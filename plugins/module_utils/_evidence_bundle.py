@@ -213,7 +213,9 @@ class BundleWriter:
             self._self_id = (os.fstat(fd).st_dev, os.fstat(fd).st_ino)
             import gzip
             self._gz = gzip.GzipFile(filename='', mode='wb', fileobj=self._out, compresslevel=compresslevel, mtime=0)
-            self._tar = tarfile.open(fileobj=self._gz, mode='w|', format=tarfile.PAX_FORMAT, encoding='utf-8')
+            # Whole chunks reach zlib, which then runs long without the GIL, beside the log parsers' thread.
+            self._tar = tarfile.open(fileobj=self._gz, mode='w|', format=tarfile.PAX_FORMAT, encoding='utf-8',
+                                     bufsize=CHUNK, copybufsize=CHUNK)
 
     # -- manifest ---------------------------------------------------------
     def _record(self, entry, group):
