@@ -140,8 +140,7 @@ def _sqlite_rows(path, query, args=()):
         raise OSError(errno.ENOSYS, 'this Python has no sqlite3 module; the raw database is stored')
     con = sqlite3.connect('file:%s?mode=ro&immutable=1' % quote(path), uri=True)
     try:
-        for row in con.execute(query, args):
-            yield row
+        yield from con.execute(query, args)
     except sqlite3.DatabaseError as exc:
         raise OSError(errno.EIO, 'unreadable SQLite database: %s' % exc)
     finally:

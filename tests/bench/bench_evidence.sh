@@ -32,47 +32,9 @@ in_ct() { docker exec -i "$name" "$@"; }
 echo "preparing: acct, ${log_mb} MiB of logs, ${procs} sleepers" >&2
 in_ct bash -c 'export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq --no-install-recommends acct >/dev/null'
 in_ct bash -c 'systemctl start acct && test -s /var/log/account/pacct -o -f /var/log/account/pacct'
-# Logs of realistic shape (varying addresses, ports and pids, so gzip works as on a real host),
-# split over four files below the default 256 MiB per-file cap so every byte is collected.
-in_ct python3 - "$log_mb" <<'PY'
-import os, random, sys, time
-total = int(sys.argv[1]) << 20
-files = ['/var/log/auth.log', '/var/log/auth.log.1', '/var/log/syslog', '/var/log/syslog.1']
-rnd = random.Random(7)
-now = time.time()
-users = ['root', 'admin', 'oracle', 'ubuntu', 'test', 'deploy', 'git', 'postgres']
-# a botnet of 5000 addresses, as in the incident logs this collector is for
-botnet = ['%d.%d.%d.%d' % (rnd.randrange(1, 224), rnd.randrange(256), rnd.randrange(256), rnd.randrange(1, 255)) for _ in range(5000)]
-def auth_line(t, i):
-    ip = rnd.choice(botnet)
-    pid = 1000 + i % 60000
-    kind = i % 4
-    stamp = time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(t)) + '.%06d+00:00' % (i % 1000000)
-    if kind == 0:
-        return '%s %s sshd[%d]: Invalid user %s from %s port %d\n' % (stamp, 'bench', pid, rnd.choice(users), ip, rnd.randrange(1024, 65535))
-    if kind == 1:
-        return '%s %s sshd[%d]: Failed password for invalid user %s from %s port %d ssh2\n' % (stamp, 'bench', pid, rnd.choice(users), ip, rnd.randrange(1024, 65535))
-    if kind == 2:
-        return '%s %s sshd[%d]: Connection closed by authenticating user root %s port %d [preauth]\n' % (stamp, 'bench', pid, ip, rnd.randrange(1024, 65535))
-    return '%s %s CRON[%d]: pam_unix(cron:session): session opened for user root(uid=0) by (uid=0)\n' % (stamp, 'bench', pid)
-def sys_line(t, i):
-    stamp = time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(t)) + '.%06d+00:00' % (i % 1000000)
-    return '%s bench kernel: [%d.%06d] IN=eth0 OUT= SRC=%d.%d.%d.%d DST=10.0.0.5 LEN=%d TTL=%d ID=%d PROTO=TCP SPT=%d DPT=22 SYN\n' % (
-        stamp, i // 1000, i % 1000000, rnd.randrange(1, 224), rnd.randrange(256), rnd.randrange(256), rnd.randrange(256),
-        rnd.choice((40, 44, 60)), rnd.randrange(30, 128), rnd.randrange(65536), rnd.randrange(1024, 65535))
-for n, path in enumerate(files):
-    want = total // len(files)
-    make = auth_line if 'auth' in path else sys_line
-    written = 0
-    i = 0
-    with open(path, 'w') as handle:
-        while written < want:
-            block = ''.join(make(now - 86400 + (written >> 12), i + k) for k in range(2000))
-            handle.write(block)
-            written += len(block)
-            i += 2000
-    os.utime(path, (now - 60 * n, now - 60 * n))
-PY
+# Logs of realistic shape, split over four files below the default 256 MiB per-file cap
+# so every byte is collected.
+in_ct python3 - "$log_mb" /var/log <tests/bench/make_logs.py
 in_ct bash -c "for i in \$(seq 1 $procs); do setsid -f sleep 1800 </dev/null >/dev/null 2>&1; done"
 in_ct sync
 
