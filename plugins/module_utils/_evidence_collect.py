@@ -564,7 +564,9 @@ class Collector:
     def _login_databases(self):
         """wtmpdb and lastlog2, the SQLite successors of wtmp and lastlog (Debian 13): stored raw, then decoded."""
         # Debian 13 links /var/lib/wtmpdb/wtmp.db to /var/log/wtmp.db: the link is recorded, the file stored.
-        wtmpdbs = ['/var/log/wtmp.db'] + [p for p in self.listdir('/var/lib/wtmpdb') if p.endswith('.db')]
+        # `wtmpdb rotate` moves old entries into further .db files beside the live one.
+        wtmpdbs = sorted(set(['/var/log/wtmp.db'] + [p for p in self.listdir('/var/log', 'wtmp') + self.listdir('/var/lib/wtmpdb')
+                                                     if p.endswith('.db')]))
         lastlogs = ['/var/lib/lastlog/lastlog2.db']
         self.files(wtmpdbs + lastlogs, 'logins')
         seen = set()
