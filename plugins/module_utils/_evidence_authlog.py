@@ -174,16 +174,20 @@ FAST_LINES = re.compile(
     rb'|Invalid user (?P<iu>.*?) from (?P<iip>[0-9A-Fa-f:.]+) port \d+'
     rb'|(?:Connection closed|Disconnected) (?:by|from) (?:(?P<ci>invalid user )|authenticating user |user )?'
     rb'(?:(?P<cu>\S+) )?(?P<cip>[0-9A-Fa-f:.]+) port \d+ \[preauth\])', re.M)
-# In a block wholly inside the window only counts matter. Two patterns that begin with a
-# literal (searched at C speed) pick out the same lines: one yields their addresses, the
-# other their users, so a botnet's many (user, address) pairs never become keys.
-_FAST_SHAPE = (
-    rb' sshd\[\d+\]: (?:'
-    rb'Failed (?:password|publickey|keyboard-interactive/pam|none) for (?:invalid user )?(U) from (A) port \d'
-    rb'|Invalid user (U) from (A) port \d'
-    rb'|(?:Connection closed|Disconnected) (?:by|from) (?:invalid user |authenticating user |user )?(?:(\S+) )?(A) port \d+ \[preauth\])')
-FAST_ADDRESSES = re.compile(_FAST_SHAPE.replace(b'(U)', b'.*?').replace(b'(\\S+)', b'\\S+').replace(b'(A)', b'([0-9A-Fa-f:.]+)'))
-FAST_USERS = re.compile(_FAST_SHAPE.replace(b'(U)', b'(.*?)').replace(b'(A)', b'[0-9A-Fa-f:.]+'))
+# In a block wholly inside the window only counts matter. One pattern that begins with a
+# literal (searched at C speed) yields each failure's message without its port, so a botnet's
+# repeated (kind, user, address) lines collapse into one key, decoded once by FAST_DECODE.
+FAST_MESSAGES = re.compile(
+    rb' sshd\[\d+\]: ('
+    rb'Failed (?:password|publickey|keyboard-interactive/pam|none) for .*? from [0-9A-Fa-f:.]+(?= port \d)'
+    rb'|Invalid user .*? from [0-9A-Fa-f:.]+(?= port \d)'
+    rb'|(?:Connection closed|Disconnected) (?:by|from) (?:invalid user |authenticating user |user )?(?:\S+ )?'
+    rb'[0-9A-Fa-f:.]+(?= port \d+ \[preauth\]))')
+FAST_DECODE = re.compile(
+    r'^(?:Failed \S+ for (?:invalid user )?(?P<fu>.*?) from (?P<fip>[0-9A-Fa-f:.]+)'
+    r'|Invalid user (?P<iu>.*?) from (?P<iip>[0-9A-Fa-f:.]+)'
+    r'|(?:Connection closed|Disconnected) (?:by|from) (?:invalid user |authenticating user |user )?'
+    r'(?:(?P<cu>\S+) )?(?P<cip>[0-9A-Fa-f:.]+))$', re.S)
 # The fast patterns may only count sshd's own lines: when " sshd[" appears anywhere else in a
 # block (inside another program's message), the block takes the exact line-by-line path.
 SSHD_HEADERS = re.compile(rb'\n' + _TS.replace(b'(?P<ts>', b'(?:') + rb' \S+ sshd\[')
@@ -229,8 +233,7 @@ class AuthSummary:
         self.first = None
         self.last = None
         self.pruned = 0
-        self._raw_addresses = collections.Counter()  # undecoded fast-path matches, folded in by _fold()
-        self._raw_users = collections.Counter()
+        self._raw = collections.Counter()  # undecoded fast-path messages, folded in by _fold()
 
     def add(self, event):
         epoch = event.get('epoch')
@@ -288,22 +291,25 @@ class AuthSummary:
             return None
         return first['epoch'], last['epoch']
 
-    RAW_LIMIT = 50000  # distinct undecoded keys held before they are folded into the counts
-    KINDS = ('failed_password', 'invalid_user', 'preauth_close')
+    # Distinct messages held undecoded before they are folded into the counts (about 150 bytes
+    # each): a botnet of 5000 addresses trying eight users makes about 85,000.
+    RAW_LIMIT = 100000
 
     def _fold(self):
-        """Decode the addresses and users counted so far into the per-kind, per-address and per-user counts."""
-        for groups, n in self._raw_addresses.items():
-            for kind, ip in zip(self.KINDS, groups):
-                if ip:
-                    self.by_event[kind] = self.by_event.get(kind, 0) + n
-                    self._tally(self.failures_by_ip, ip.decode('ascii'), n)
-        for groups, n in self._raw_users.items():
-            for user in groups:
-                if user:
-                    self._tally(self.failures_by_user, user.decode('utf-8', 'replace'), n)
-        self._raw_addresses.clear()
-        self._raw_users.clear()
+        """Decode the messages counted so far into the per-kind, per-address and per-user counts."""
+        for msg, n in self._raw.items():
+            m = FAST_DECODE.match(msg.decode('utf-8', 'replace'))
+            if m.group('fip'):
+                kind, user, ip = 'failed_password', m.group('fu'), m.group('fip')
+            elif m.group('iip'):
+                kind, user, ip = 'invalid_user', m.group('iu'), m.group('iip')
+            else:
+                kind, user, ip = 'preauth_close', m.group('cu'), m.group('cip')
+            self.by_event[kind] = self.by_event.get(kind, 0) + n
+            self._tally(self.failures_by_ip, ip, n)
+            if user:
+                self._tally(self.failures_by_user, user, n)
+        self._raw.clear()
 
     def add_block(self, block, ref, source):
         """Count the events in a block of whole log lines (bytes) at C speed where the lines allow it.
@@ -317,9 +323,8 @@ class AuthSummary:
         if span and self.since <= span[0] <= span[1] <= self.until and \
                 block.count(b' sshd[') == len(SSHD_HEADERS.findall(b'\n' + block)):
             # Counted undecoded, in C, across blocks; each distinct key is decoded once.
-            self._raw_addresses.update(FAST_ADDRESSES.findall(block))
-            self._raw_users.update(FAST_USERS.findall(block))
-            if len(self._raw_addresses) + len(self._raw_users) > self.RAW_LIMIT:
+            self._raw.update(FAST_MESSAGES.findall(block))
+            if len(self._raw) > self.RAW_LIMIT:
                 self._fold()
             sessions = b':session): session opened for user ' in block and len(SESSION_OPENED.findall(block))
             if sessions:
