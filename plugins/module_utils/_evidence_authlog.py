@@ -234,6 +234,7 @@ class AuthSummary:
         self.last = None
         self.pruned = 0
         self._raw = collections.Counter()  # undecoded fast-path messages, folded in by _fold()
+        self._raw_bytes = 0
 
     def add(self, event):
         epoch = event.get('epoch')
@@ -292,8 +293,10 @@ class AuthSummary:
         return first['epoch'], last['epoch']
 
     # Distinct messages held undecoded before they are folded into the counts (about 150 bytes
-    # each): a botnet of 5000 addresses trying eight users makes about 85,000.
+    # each): a botnet of 5000 addresses trying eight users makes about 85,000. RAW_BYTES bounds
+    # their text too, since forged sshd lines can carry long user names.
     RAW_LIMIT = 100000
+    RAW_BYTES = 16 << 20
 
     def _fold(self):
         """Decode the messages counted so far into the per-kind, per-address and per-user counts."""
@@ -310,6 +313,7 @@ class AuthSummary:
             if user:
                 self._tally(self.failures_by_user, user, n)
         self._raw.clear()
+        self._raw_bytes = 0
 
     def add_block(self, block, ref, source):
         """Count the events in a block of whole log lines (bytes) at C speed where the lines allow it.
@@ -323,8 +327,12 @@ class AuthSummary:
         if span and self.since <= span[0] <= span[1] <= self.until and \
                 block.count(b' sshd[') == len(SSHD_HEADERS.findall(b'\n' + block)):
             # Counted undecoded, in C, across blocks; each distinct key is decoded once.
-            self._raw.update(FAST_MESSAGES.findall(block))
-            if len(self._raw) > self.RAW_LIMIT:
+            found = FAST_MESSAGES.findall(block)
+            self._raw.update(found)
+            self._raw_bytes += sum(map(len, found))  # an upper bound: repeats are counted again
+            if self._raw_bytes > self.RAW_BYTES:
+                self._raw_bytes = sum(map(len, self._raw))
+            if len(self._raw) > self.RAW_LIMIT or self._raw_bytes > self.RAW_BYTES:
                 self._fold()
             sessions = b':session): session opened for user ' in block and len(SESSION_OPENED.findall(block))
             if sessions:

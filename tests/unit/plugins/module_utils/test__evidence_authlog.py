@@ -156,6 +156,22 @@ def test_block_outside_the_window_counts_nothing(window):
     assert summary.result()["by_event"] == {}
 
 
+@pytest.mark.parametrize("limit", ["RAW_LIMIT", "RAW_BYTES"])
+def test_undecoded_messages_are_folded_when_they_grow_and_the_counts_stay_exact(limit):
+    lines = b"\n".join(b"2026-11-22T03:00:01Z h sshd[1]: Invalid user %s from 10.0.0.%d port 22" % (b"u" * (i % 7 + 1) * 40, i % 9)
+                        for i in range(300))
+    bounded, reference = auth.AuthSummary(0, 2e9), auth.AuthSummary(0, 2e9)
+    setattr(bounded, limit, 10 if limit == "RAW_LIMIT" else 1000)
+    folds = []
+    fold = bounded._fold
+    bounded._fold = lambda: (folds.append(len(bounded._raw)), fold())
+    for start in range(0, 300, 50):
+        bounded.add_block(b"\n".join(lines.split(b"\n")[start:start + 50]), REF, "x")
+    reference.add_lines(lines.split(b"\n"), REF, "x")
+    assert folds and bounded._raw_bytes <= 1000 + 7 * 40 + 20
+    assert bounded.result() == reference.result()
+
+
 def test_counters_stay_bounded_under_many_addresses():
     summary = auth.AuthSummary(0, 2e9)
     summary.MAX_KEYS = 100
