@@ -16,6 +16,7 @@ DISTRO = os.environ.get("MOLECULE_DISTRO", "debian12")
 HOST = "evidence-%s" % DISTRO
 EVIDENCE = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "evidence", HOST)
 PLANTED_ATTEMPTS = 15
+AUTH_LOG = "files/var/log/secure" if DISTRO.startswith(("centos", "rocky", "alma")) else "files/var/log/auth.log"
 
 testinfra_hosts = ["ansible://%s" % HOST]
 
@@ -68,7 +69,7 @@ def test_planted_ssh_failures_are_counted(bundle):
     assert ips.get("127.0.0.1", 0) >= PLANTED_ATTEMPTS
 
 
-@pytest.mark.parametrize("member", ["journal/journal.json", "files/var/log/auth.log"])
+@pytest.mark.parametrize("member", ["journal/journal.json", AUTH_LOG])
 def test_planted_ssh_failures_are_in_the_raw_logs(bundle, member):
     text = bundle["members"][member].decode("utf-8", "replace")
     assert text.count("Failed password for invalid user intruder from 127.0.0.1") >= PLANTED_ATTEMPTS
