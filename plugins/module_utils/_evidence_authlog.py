@@ -30,16 +30,19 @@ CLASSIC = re.compile(
 
 _IP = r'(?P<ip>[0-9A-Fa-f:.]+)'
 _PORT = r'(?: port (?P<port>\d+))?'
+# sshd writes the port in every failure it logs; requiring it keeps a user name such as
+# "x from f" from being read as the address (the fast block patterns require it too).
+_PORT_ALWAYS = r' port (?P<port>\d+)'
 # Order matters: the first pattern that matches names the event.
 AUTH_PATTERNS = [
     ('failed_password', re.compile(r'^Failed (?P<method>password|publickey|keyboard-interactive/pam|none) for '
-                                   r'(?P<invalid>invalid user )?(?P<user>.*?) from ' + _IP + _PORT)),
+                                   r'(?P<invalid>invalid user )?(?P<user>.*?) from ' + _IP + _PORT_ALWAYS)),
     ('accepted', re.compile(r'^Accepted (?P<method>\S+) for (?P<user>\S+) from ' + _IP + _PORT)),
-    ('invalid_user', re.compile(r'^Invalid user (?P<user>.*?) from ' + _IP + _PORT)),
+    ('invalid_user', re.compile(r'^Invalid user (?P<user>.*?) from ' + _IP + _PORT_ALWAYS)),
     ('max_attempts', re.compile(r'^error: maximum authentication attempts exceeded for '
                                 r'(?P<invalid>invalid user )?(?P<user>.*?) from ' + _IP + _PORT)),
     ('preauth_close', re.compile(r'^(?:Connection closed|Disconnected) (?:by|from) (?:(?P<invalid>invalid user )|authenticating user |user )?'
-                                 r'(?:(?P<user>\S+) )?' + _IP + _PORT + r' \[preauth\]')),
+                                 r'(?:(?P<user>\S+) )?' + _IP + _PORT_ALWAYS + r' \[preauth\]')),
     ('preauth_disconnect', re.compile(r'^Received disconnect from ' + _IP + _PORT + r':.*\[preauth\]')),
     ('no_identification', re.compile(r'^Did not receive identification string from ' + _IP + _PORT)),
     ('pam_failure', re.compile(r'^pam_unix\((?P<service>[^:]+):auth\): authentication failure;.*?'
@@ -302,6 +305,8 @@ class AuthSummary:
         """Decode the messages counted so far into the per-kind, per-address and per-user counts."""
         for msg, n in self._raw.items():
             m = FAST_DECODE.match(msg.decode('utf-8', 'replace'))
+            if m is None:
+                continue  # cannot happen while the two patterns agree; never fail the collection over it
             if m.group('fip'):
                 kind, user, ip = 'failed_password', m.group('fu'), m.group('fip')
             elif m.group('iip'):

@@ -3,6 +3,7 @@
 import os
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from ansible_collections.quietnode.baseline.plugins.module_utils import _evidence_authlog as auth
 
@@ -180,3 +181,31 @@ def test_counters_stay_bounded_under_many_addresses():
     summary.add_block(block, REF, "x")
     result = summary.result()
     assert result["approximate"] and len(result["failures_by_ip"]) <= 100 and result["by_event"]["invalid_user"] == 1000
+
+
+_SSHD_TEMPLATES = [
+    "Failed password for {user} from {ip} port 22 ssh2",
+    "Failed publickey for invalid user {user} from {ip} port 22 ssh2",
+    "Invalid user {user} from {ip} port 4242",
+    "Connection closed by authenticating user {user} {ip} port 22 [preauth]",
+    "Disconnected from invalid user {user} {ip} port 22 [preauth]",
+    "Connection closed by {ip} port 22 [preauth]",
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(_SSHD_TEMPLATES),
+                          st.one_of(
+                              st.text(st.characters(blacklist_characters="\n\r", blacklist_categories=("Cs",)), max_size=12),
+                              st.lists(st.sampled_from(["from", "port", "22", "10.9.8.7", "invalid", "user", "by", "[preauth]", "x"]),
+                                       max_size=6).map(" ".join)),
+                          st.sampled_from(["192.0.2.1", "2001:db8::5", "198.51.100.77"])), min_size=1, max_size=30))
+def test_block_counts_equal_line_counts_whatever_the_user_names(rows):
+    # User names are attacker-chosen: spaces, "from", "port" and any character must not make the
+    # block path's message key decode differently from what the line parser reads.
+    lines = [("2026-11-22T03:00:%02dZ h sshd[7]: " % (i % 60) + template.format(user=user, ip=ip)).encode("utf-8")
+             for i, (template, user, ip) in enumerate(rows)]
+    by_line, by_block = auth.AuthSummary(0, 2e9), auth.AuthSummary(0, 2e9)
+    by_line.add_lines(lines, REF, "x")
+    by_block.add_block(b"\n".join(lines), REF, "x")
+    assert _comparable(by_block.result()) == _comparable(by_line.result())
