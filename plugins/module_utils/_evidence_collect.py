@@ -117,28 +117,6 @@ def clock_state():
     return out
 
 
-class LineObserver:
-    """Split streamed chunks into lines for a callback that takes a list of lines.
-
-    Holds at most one partial line (capped at max_line bytes) between chunks.
-    """
-
-    def __init__(self, callback, max_line=1 << 16):
-        self.callback = callback
-        self.rest = b''
-        self.max_line = max_line
-
-    def __call__(self, chunk):
-        lines = (self.rest + chunk).split(b'\n')
-        self.rest = lines.pop()[-self.max_line:]
-        self.callback(lines)
-
-    def close(self):
-        if self.rest:
-            self.callback([self.rest])
-            self.rest = b''
-
-
 class BlockObserver:
     """Pass streamed chunks on as blocks of whole lines (without the last newline), unsplit.
 
@@ -161,6 +139,13 @@ class BlockObserver:
         if self.rest:
             self.callback(self.rest)
             self.rest = b''
+
+
+class LineObserver(BlockObserver):
+    """Split streamed chunks into lines for a callback that takes a list of lines."""
+
+    def __init__(self, callback, max_line=1 << 16):
+        super(LineObserver, self).__init__(lambda block: callback(block.split(b'\n')), max_line)
 
 
 class BackgroundObserver:
