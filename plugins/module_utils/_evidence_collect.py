@@ -552,10 +552,12 @@ class Collector:
         # `wtmpdb rotate` moves old entries into further .db files beside the live one.
         wtmpdbs = sorted(set(['/var/log/wtmp.db'] + [p for p in self.listdir('/var/log', 'wtmp') + self.listdir('/var/lib/wtmpdb')
                                                      if p.endswith('.db')]))
-        lastlogs = ['/var/lib/lastlog/lastlog2.db']
-        self.files(wtmpdbs + lastlogs, 'logins')
+        databases = [(p, 'logins/wtmpdb_%s.jsonl' % os.path.basename(p)[:-3], lambda p: iter_wtmpdb(p, self.since, self.until))
+                     for p in wtmpdbs]
+        databases.append(('/var/lib/lastlog/lastlog2.db', 'logins/lastlog2.jsonl', iter_lastlog2))
+        self.files([path for path, _name, _decode in databases], 'logins')
         seen = set()
-        for path in wtmpdbs + lastlogs:
+        for path, name, decode in databases:
             try:
                 st = os.lstat(path)
             except OSError:
@@ -563,8 +565,7 @@ class Collector:
             if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) in seen:
                 continue
             seen.add((st.st_dev, st.st_ino))
-            rows = iter_lastlog2(path) if path in lastlogs else iter_wtmpdb(path, self.since, self.until)
-            name = 'logins/lastlog2.jsonl' if path in lastlogs else 'logins/wtmpdb_%s.jsonl' % os.path.basename(path)[:-3]
+            rows = decode(path)
             try:
                 self.jsonl(name, rows, 'logins', source=path)
             except OSError as exc:

@@ -19,10 +19,7 @@ import os
 import socket
 import struct
 
-try:
-    from urllib.parse import quote
-except ImportError:  # pragma: no cover - Python 2 is not a supported target
-    from urllib import quote
+from urllib.parse import quote
 
 try:
     import sqlite3
