@@ -50,11 +50,12 @@ class ActionModule(ActionBase):
                            args['user'] or 'root', args['port'] or 22, password)
         chosen, attempts = probe(args['host'], tries, args['key_file'] or None, args['ssh_args'] or '',
                                  _host_key_checking(task_vars), timeout)
-        result.update(changed=False, attempts=attempts, login=chosen or {})
+        become_pass = self._play_context.become_pass or self._templar.template(
+            task_vars.get('ansible_become_password', task_vars.get('ansible_become_pass', ''))) or ''
+        # Roles that switch to another login later (ssh_lockdown) need to know, and -K is not a variable.
+        result.update(changed=False, attempts=attempts, login=chosen or {}, become_password_given=bool(become_pass))
         if chosen is None:
             return dict(result, failed=True, msg=_explain(args['host'], attempts))
-        become_pass = self._play_context.become_pass or task_vars.get('ansible_become_password') \
-            or task_vars.get('ansible_become_pass')
         if chosen['sudo'] == 'missing':
             return dict(result, failed=True, msg=(
                 "connection: %s logs in to %s but sudo is not installed, so nothing can run as root. Log in as root "

@@ -76,6 +76,10 @@ login:
   returned: success
   type: dict
   sample: {user: alice, port: 22, method: key, ok: true, sudo: nopasswd, error: ""}
+become_password_given:
+  description: Whether a become password was given (C(-K) or C(ansible_become_password)), for roles that switch login later.
+  returned: always
+  type: bool
 attempts:
   description: Every login tried, in order, with the error of those that failed.
   returned: always

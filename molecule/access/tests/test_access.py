@@ -128,3 +128,14 @@ def test_password_logins_are_refused_to_every_allowed_user(user):
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=30,
                          check=False).stdout
     assert "Permission denied (publickey)" in out, out
+
+
+def test_sudo_password_needed_later_is_caught_before_sshd_changes(host):
+    before = host.check_output("sha256sum /etc/ssh/sshd_config.d/*.conf /etc/sudoers.d/*")
+    admins = [{"name": "qnadmin", "key_files": [KEY + ".pub"], "sudo": "password",
+               "password_hash": "$6$qnsalt$0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefgh"}]
+    rc, out = playbook("site.yml", "-e", json.dumps({"ssh_lockdown_admin_users": admins}))
+    assert rc != 0
+    assert "ssh_lockdown: qnadmin gets sudo: password in ssh_lockdown_admin_users" in out, out[-4000:]
+    assert "Nothing was changed." in out and "UNREACHABLE" not in out
+    assert host.check_output("sha256sum /etc/ssh/sshd_config.d/*.conf /etc/sudoers.d/*") == before
