@@ -10,7 +10,7 @@ PY       ?= python3
 DISTROS  ?= debian12 debian13
 # Container scenarios run once per distro; the VM scenario boots its own Debian 12.
 # Longest first: two workers take them from one queue.
-SCENARIOS    ?= firewall default ssh_lockdown blocklist evidence
+SCENARIOS    ?= firewall default access ssh_lockdown blocklist evidence
 VM_SCENARIOS ?= vm
 MOLECULE_JOBS ?= 2
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg

@@ -1,0 +1,147 @@
+"""Every later run of the collection's playbooks with the unedited day-one inventory.
+
+The inventory still says root with a password; root login is off after converge. Each run is a
+real ansible-playbook over real SSH from the controller, and its output is read as a user
+reads it: no UNREACHABLE, no red [ERROR], no ignored failures, no warnings on the normal path.
+"""
+
+import json
+import os
+import subprocess
+import tempfile
+
+import pytest
+
+DISTRO = os.environ.get("MOLECULE_DISTRO", "debian12")
+CONTAINER = "access-%s" % DISTRO
+ADDR = "10.222.55.10"
+EPHEMERAL = os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]
+INVENTORY = os.environ.get("MOLECULE_INVENTORY_FILE", os.path.join(EPHEMERAL, "inventory"))
+PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
+KEY = os.path.join(EPHEMERAL, "qn_throwaway_admin_ed25519")
+SSH_OPTS = ["-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "-o", "StrictHostKeyChecking=no",
+            "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "IdentitiesOnly=yes"]
+# Ansible keeps master connections for 120 s (ansible.cfg): runs here reuse them as a user's would.
+CONTROL_DIR = os.path.join(EPHEMERAL, "cp")
+
+testinfra_hosts = ["docker://%s" % CONTAINER]
+
+
+def playbook(name, *args, timeout=600):
+    """Run one of the collection's playbooks as a user would, against the scenario inventory."""
+    env = dict(os.environ,
+               ANSIBLE_CONFIG=os.path.join(PROJECT, "ansible.cfg"),
+               ANSIBLE_COLLECTIONS_PATH="%s/collections:%s/.venv/collections" % (PROJECT, PROJECT),
+               ANSIBLE_ROLES_PATH=os.path.join(PROJECT, "roles"),
+               ANSIBLE_HOST_KEY_CHECKING="False",
+               ANSIBLE_FORCE_COLOR="0",
+               ANSIBLE_NOCOLOR="1",
+               ANSIBLE_SSH_CONTROL_PATH_DIR=CONTROL_DIR)
+    argv = ["ansible-playbook", "-i", INVENTORY, os.path.join(PROJECT, "playbooks", name)] + list(args)
+    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+                          timeout=timeout, env=env, cwd=EPHEMERAL, check=False)
+    return proc.returncode, proc.stdout
+
+
+def recap(output):
+    """The PLAY RECAP counters of the one host."""
+    for line in output.splitlines():
+        if line.startswith(CONTAINER + " ") and "ok=" in line:
+            return dict(part.split("=") for part in line.split(":", 1)[1].split())
+    raise AssertionError("no PLAY RECAP line in:\n" + output[-3000:])
+
+
+def assert_quiet(rc, output):
+    assert rc == 0, output[-4000:]
+    counts = recap(output)
+    assert counts["unreachable"] == "0" and counts["failed"] == "0" and counts["ignored"] == "0", counts
+    noisy = [line for line in output.splitlines()
+             if any(noise in line for noise in ("UNREACHABLE", "[ERROR]", "[WARNING]", "FAILED!"))]
+    assert not noisy, "a normal run printed:\n" + "\n".join(noisy)
+
+
+def ssh(user, command="true", port=22):
+    return subprocess.run(["ssh"] + SSH_OPTS + ["-i", KEY, "-p", str(port), "%s@%s" % (user, ADDR), command],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=30,
+                          check=False)
+
+
+def test_root_login_is_off_and_the_admin_gets_in():
+    assert ssh("root").returncode != 0
+    assert ssh("qnadmin", "sudo -n true").returncode == 0
+
+
+def test_a_quick_rerun_is_quiet_and_changes_nothing():
+    # Twice, so the second run goes through the master connections the first one left open.
+    for _ in range(2):
+        rc, out = playbook("site.yml")
+        assert_quiet(rc, out)
+        assert recap(out)["changed"] == "0", out[-4000:]
+    assert "Log in from now on with a key, as qnadmin on port 22" in out
+
+
+def test_a_run_with_tags_that_skip_ssh_lockdown_still_logs_in(host):
+    # A real firewall change (then back): the reload is proven by a fresh login, with no warning.
+    for extra, opened in (('{"firewall_services": ["http"]}', True), ("{}", False)):
+        rc, out = playbook("site.yml", "--tags", "firewall", "-e", extra)
+        assert_quiet(rc, out)
+        assert "Log in afresh over SSH from the controller, as the login in use" in out
+        assert recap(out)["changed"] != "0"
+        services = host.check_output("firewall-cmd --list-services").split()
+        assert ("http" in services) is opened
+
+
+def test_check_mode_with_tags_is_quiet():
+    rc, out = playbook("site.yml", "--check", "--tags", "sysstat")
+    assert_quiet(rc, out)
+    assert recap(out)["changed"] == "0", out[-4000:]
+
+
+def test_collect_evidence_as_the_readme_writes_it():
+    local = tempfile.mkdtemp(prefix="qn-access-evidence-")
+    rc, out = playbook("collect_evidence.yml", "-l", CONTAINER, "-e", "since=-1h", "-e", "local_dir=%s" % local,
+                       "-e", "remove_remote=true", "-e", json.dumps({"exclude": ["integrity"]}))
+    assert_quiet(rc, out)
+    bundles = [name for _root, _dirs, files in os.walk(local) for name in files if name.endswith(".tar.gz")]
+    assert len(bundles) == 1, out[-4000:]
+
+
+def test_no_login_works_fails_before_any_change_with_the_fix(host):
+    before = host.check_output("sha256sum /etc/ssh/sshd_config.d/*.conf")
+    rc, out = playbook("site.yml", "-e", "ansible_ssh_private_key_file=/nonexistent-key",
+                       "-e", "ansible_password=wrong-password")
+    assert rc != 0
+    assert "connection: no login to %s works now" % ADDR in out, out[-4000:]
+    assert "Nothing was changed." in out
+    assert "UNREACHABLE" not in out
+    assert recap(out)["changed"] == "0"
+    assert host.check_output("sha256sum /etc/ssh/sshd_config.d/*.conf") == before
+
+
+def test_missing_become_password_is_caught_before_any_change(host):
+    rc, out = playbook("collect_evidence.yml", "-e", "connection_admin_user=qnpwsudo", "-e", "since=-1h")
+    assert rc != 0
+    assert "connection: qnpwsudo logs in to %s but sudo asks for a password and none was given" % ADDR in out, \
+        out[-4000:]
+    assert "Nothing was changed." in out
+    assert not host.file("/var/tmp/quietnode-evidence").exists or \
+        host.check_output("find /var/tmp/quietnode-evidence -name '*.tar.gz' -mmin -5") == ""
+
+
+@pytest.mark.parametrize("user", ["qnadmin", "qnpwsudo"])
+def test_password_logins_are_refused_to_every_allowed_user(user):
+    out = subprocess.run(["ssh"] + SSH_OPTS + ["-o", "PreferredAuthentications=none", "%s@%s" % (user, ADDR), "true"],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=30,
+                         check=False).stdout
+    assert "Permission denied (publickey)" in out, out
+
+
+def test_sudo_password_needed_later_is_caught_before_sshd_changes(host):
+    before = host.check_output("sha256sum /etc/ssh/sshd_config.d/*.conf /etc/sudoers.d/*")
+    admins = [{"name": "qnadmin", "key_files": [KEY + ".pub"], "sudo": "password",
+               "password_hash": "$6$qnsalt$0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefgh"}]
+    rc, out = playbook("site.yml", "-e", json.dumps({"ssh_lockdown_admin_users": admins}))
+    assert rc != 0
+    assert "ssh_lockdown: qnadmin gets sudo: password in ssh_lockdown_admin_users" in out, out[-4000:]
+    assert "Nothing was changed." in out and "UNREACHABLE" not in out
+    assert host.check_output("sha256sum /etc/ssh/sshd_config.d/*.conf /etc/sudoers.d/*") == before

@@ -1,0 +1,68 @@
+# -*- coding: utf-8 -*-
+# Copyright: quietnode maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Controller side of quietnode.baseline.login_probe: choose the login that works now."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible import constants as C
+from ansible.module_utils.parsing.convert_bool import boolean
+from ansible.plugins.action import ActionBase
+from ansible_collections.quietnode.baseline.plugins.module_utils._login_probe import candidates, probe
+
+_ARGS = ('host', 'admin_user', 'admin_ports', 'user', 'port', 'key_file', 'ssh_args', 'timeout')
+
+
+def _host_key_checking(task_vars):
+    for name in ('ansible_ssh_host_key_checking', 'ansible_host_key_checking'):
+        if task_vars.get(name) is not None:
+            return boolean(task_vars[name], strict=False)
+    return bool(C.HOST_KEY_CHECKING)
+
+
+def _explain(host, attempts):
+    tried = '; '.join('%s@%s:%d by %s: %s' % (a['user'], host, a['port'], a['method'], a['error'] or 'sudo ' + a['sudo'])
+                      for a in attempts)
+    return ("connection: no login to %s works now (tried %s). On a new server set ansible_user and "
+            "ansible_password (or a key) for the provider's first login; after the first run the admin in "
+            "ssh_lockdown_admin_users logs in with its key. 'Host key verification failed' means the controller "
+            "has not seen this host's key yet: ssh to it once. Nothing was changed." % (host, tried))
+
+
+class ActionModule(ActionBase):
+
+    _requires_connection = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super(ActionModule, self).run(tmp, task_vars)
+        task_vars = task_vars or {}
+        args = dict((k, self._task.args.get(k)) for k in _ARGS)
+        unknown = set(self._task.args) - set(_ARGS)
+        if unknown:
+            return dict(result, failed=True, msg='login_probe: unknown options %s' % ', '.join(sorted(unknown)))
+        timeout = int(args['timeout'] or 10)
+        # Read here rather than passed as an option, so the password never appears in task arguments.
+        password = self._play_context.password or self._templar.template(
+            task_vars.get('ansible_password', task_vars.get('ansible_ssh_pass', ''))) or ''
+        tries = candidates(args['admin_user'] or '', [p for p in (args['admin_ports'] or []) if p],
+                           args['user'] or 'root', args['port'] or 22, password)
+        chosen, attempts = probe(args['host'], tries, args['key_file'] or None, args['ssh_args'] or '',
+                                 _host_key_checking(task_vars), timeout)
+        become_pass = self._play_context.become_pass or self._templar.template(
+            task_vars.get('ansible_become_password', task_vars.get('ansible_become_pass', ''))) or ''
+        # Roles that switch to another login later (ssh_lockdown) need to know, and -K is not a variable.
+        result.update(changed=False, attempts=attempts, login=chosen or {}, become_password_given=bool(become_pass))
+        if chosen is None:
+            return dict(result, failed=True, msg=_explain(args['host'], attempts))
+        if chosen['sudo'] == 'missing':
+            return dict(result, failed=True, msg=(
+                "connection: %s logs in to %s but sudo is not installed, so nothing can run as root. Log in as root "
+                "once (ansible_user: root) so ssh_lockdown can install it. Nothing was changed." % (chosen['user'], args['host'])))
+        if chosen['sudo'] == 'password' and not become_pass:
+            return dict(result, failed=True, msg=(
+                "connection: %s logs in to %s but sudo asks for a password and none was given. Run with "
+                "--ask-become-pass (-K), or set ansible_become_password from a vault, or give the admin "
+                "sudo: nopasswd in ssh_lockdown_admin_users. Nothing was changed." % (chosen['user'], args['host'])))
+        return result

@@ -1,0 +1,114 @@
+# -*- coding: utf-8 -*-
+# Copyright: quietnode maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Which login reaches a host right now, tried over fresh SSH connections from the controller.
+
+Every try opens a new connection (ControlMaster=no, ControlPath=none), so a master
+connection that Ansible kept open from an earlier run cannot make a refused login
+look accepted. The remote command also reports whether sudo needs a password, so a
+missing become password is caught before anything changes.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import shlex
+import subprocess
+
+# One line the remote shell prints: whether this user reaches root without a password.
+REMOTE_COMMAND = ('if [ "$(id -u)" = 0 ]; then echo QN_SUDO=root; '
+                  'elif ! command -v sudo >/dev/null 2>&1; then echo QN_SUDO=missing; '
+                  'elif sudo -n true 2>/dev/null; then echo QN_SUDO=nopasswd; '
+                  'else echo QN_SUDO=password; fi')
+FRESH = ['-o', 'ControlMaster=no', '-o', 'ControlPath=none', '-o', 'ControlPersist=no']
+KEY_ONLY = ['-o', 'BatchMode=yes', '-o', 'PasswordAuthentication=no', '-o', 'KbdInteractiveAuthentication=no']
+PASSWORD = ['-o', 'BatchMode=no', '-o', 'PubkeyAuthentication=no', '-o', 'NumberOfPasswordPrompts=1',
+            '-o', 'PreferredAuthentications=password,keyboard-interactive']
+
+
+def ssh_argv(host, candidate, key_file=None, ssh_args='', host_key_checking=True, timeout=10, executable='ssh'):
+    """The ssh (or sshpass ssh) command line for one candidate {user, port, password}."""
+    argv = [executable] + FRESH + ['-o', 'ConnectTimeout=%d' % int(timeout)]
+    if not host_key_checking:
+        argv += ['-o', 'StrictHostKeyChecking=no']
+    if candidate.get('password'):
+        # The password reaches sshpass through its environment, never the command line.
+        argv = ['sshpass', '-e'] + argv + PASSWORD
+    else:
+        argv += KEY_ONLY
+    if key_file:
+        argv += ['-i', key_file]
+    argv += shlex.split(ssh_args or '')
+    argv += ['-l', candidate['user'], '-p', str(int(candidate['port'])), host, REMOTE_COMMAND]
+    return argv
+
+
+def _last_line(text):
+    lines = [line.strip() for line in (text or '').splitlines() if line.strip() and 'Warning: Permanently added' not in line]
+    return lines[-1] if lines else ''
+
+
+def run_ssh(argv, password, timeout):
+    env = None
+    if password:
+        env = dict(os.environ, SSHPASS=password)
+    try:
+        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              universal_newlines=True, timeout=timeout, env=env, check=False)
+    except subprocess.TimeoutExpired:
+        return 255, '', 'no answer within %d s' % timeout
+    except OSError as exc:
+        return 127, '', '%s: %s' % (argv[0], exc.strerror)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def probe(host, candidates, key_file=None, ssh_args='', host_key_checking=True, timeout=10, runner=run_ssh):
+    """Try each candidate in order; stop at the first login that works.
+
+    Returns (chosen or None, attempts). Each attempt: user, port, method, ok, sudo, error.
+    """
+    attempts = []
+    for candidate in candidates:
+        argv = ssh_argv(host, candidate, key_file, ssh_args, host_key_checking, timeout)
+        rc, out, err = runner(argv, candidate.get('password'), timeout + 5)
+        sudo = ''
+        for line in out.splitlines():
+            if line.startswith('QN_SUDO='):
+                sudo = line.split('=', 1)[1].strip()
+        attempt = {
+            'user': candidate['user'], 'port': int(candidate['port']),
+            'method': 'password' if candidate.get('password') else 'key',
+            'ok': rc == 0 and bool(sudo), 'sudo': sudo,
+            'error': '' if rc == 0 and sudo else (_last_line(err) or 'ssh exited %d' % rc),
+        }
+        attempts.append(attempt)
+        if attempt['ok']:
+            return attempt, attempts
+    return None, attempts
+
+
+def candidates(admin_user, admin_ports, configured_user, configured_port, password):
+    """The logins to try, in order: the admin with a key, then the inventory's own login.
+
+    Deterministic: once the admin can log in, every run uses it, whatever the inventory says
+    about the first run; until then, the inventory's login (root with a password on day one).
+    The admin is tried on the inventory's port before the managed one: behind NAT or a port
+    forward the inventory's port is the only way in, and a managed port on a forwarded
+    address could be some other machine's sshd.
+    """
+    out, seen = [], set()
+
+    def add(user, port, secret):
+        key = (user, int(port), bool(secret))
+        if user and key not in seen:
+            seen.add(key)
+            out.append({'user': user, 'port': int(port), 'password': secret or ''})
+
+    for port in [configured_port] + list(admin_ports):
+        add(admin_user, port, '')
+    if password:
+        add(configured_user, configured_port, password)
+    add(configured_user, configured_port, '')
+    return out

@@ -1,0 +1,64 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: quietnode maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: check_vars
+short_description: Check a role's raw variables against its argument spec before anything changes
+version_added: 0.1.0
+description:
+  - Runs on the controller (an action plugin), as the first task of each role of the collection.
+  - Ansible's own role validation converts the string C(DISK) into the list C([DISK]) when it checks a list option,
+    but the role then reads the variable as written. This check reads the raw values and fails, naming the variable,
+    what it got and how to write it, when a list option holds a string, a mapping option or a list element has the
+    wrong type, an address or network list holds something that is not an IPv4/IPv6 address or network, or a port list
+    holds something that is not PORT/PROTOCOL with ports 1-65535.
+author:
+  - quietnode maintainers (@quietnode)
+options:
+  spec:
+    description: Path of the role's C(meta/argument_specs.yml).
+    type: path
+    required: true
+  entry:
+    description: The entry point in the spec.
+    type: str
+    default: main
+"""
+
+EXAMPLES = r"""
+- name: Check the role's variables before anything changes
+  quietnode.baseline.check_vars:
+    spec: "{{ role_path }}/meta/argument_specs.yml"
+"""
+
+RETURN = r"""
+checked:
+  description: The variables that were checked.
+  returned: always
+  type: list
+  elements: str
+problems:
+  description: One message per problem, each naming the variable and the fix.
+  returned: failure
+  type: list
+  elements: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+
+def main():
+    module = AnsibleModule(argument_spec=dict(spec=dict(type='path', required=True), entry=dict(type='str', default='main')),
+                           supports_check_mode=True)
+    module.fail_json(msg='check_vars runs on the controller as an action plugin; it was called as a module.')
+
+
+if __name__ == '__main__':
+    main()

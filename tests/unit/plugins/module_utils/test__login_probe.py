@@ -1,0 +1,80 @@
+"""Login choice: the order of tries, the fresh-connection ssh command line, and what each answer means."""
+
+import pytest
+
+from ansible_collections.quietnode.baseline.plugins.module_utils._login_probe import candidates, probe, ssh_argv
+
+CANDIDATE_CASES = [
+    # (admin, admin ports, inventory user, inventory port, password, expected [(user, port, method)])
+    ("alice", [22], "root", 22, "pw", [("alice", 22, "key"), ("root", 22, "password"), ("root", 22, "key")]),
+    ("alice", [2222], "root", 22, "", [("alice", 22, "key"), ("alice", 2222, "key"), ("root", 22, "key")]),
+    # NAT: the inventory's forwarded port comes before the managed one.
+    ("alice", [22], "root", 2222, "", [("alice", 2222, "key"), ("alice", 22, "key"), ("root", 2222, "key")]),
+    ("alice", [22], "alice", 22, "", [("alice", 22, "key")]),
+    ("", [22], "root", 22, "pw", [("root", 22, "password"), ("root", 22, "key")]),
+]
+
+
+@pytest.mark.parametrize("admin,ports,user,port,password,expected", CANDIDATE_CASES,
+                         ids=["day-one", "moved-port", "nat-forward", "admin-in-inventory", "no-admin"])
+def test_candidates_order(admin, ports, user, port, password, expected):
+    got = [(c["user"], c["port"], "password" if c["password"] else "key")
+           for c in candidates(admin, ports, user, port, password)]
+    assert got == expected
+
+
+def test_every_try_is_a_fresh_connection_and_keeps_the_password_off_the_command_line():
+    key = ssh_argv("203.0.113.10", {"user": "alice", "port": 22, "password": ""}, "/k", "-o ProxyJump=b", True, 7)
+    assert key[0] == "ssh" and "ControlPath=none" in key and "ControlMaster=no" in key
+    assert "BatchMode=yes" in key and "ConnectTimeout=7" in key and "StrictHostKeyChecking=no" not in key
+    assert key[key.index("-i") + 1] == "/k" and "ProxyJump=b" in key
+    assert key[-2] == "203.0.113.10" and "QN_SUDO=" in key[-1]
+    assert key[key.index("-l") + 1] == "alice" and key[key.index("-p") + 1] == "22"
+    pw = ssh_argv("2001:db8::10", {"user": "root", "port": 22, "password": "secret"}, None, "", False, 10)
+    assert pw[:3] == ["sshpass", "-e", "ssh"] and "secret" not in " ".join(pw)
+    assert "PubkeyAuthentication=no" in pw and "StrictHostKeyChecking=no" in pw
+    assert pw[-2] == "2001:db8::10"
+
+
+class Runner:
+    """Answers as ssh does: (rc, stdout, stderr) per user@port, recording the command lines."""
+
+    def __init__(self, answers):
+        self.answers, self.calls = answers, []
+
+    def __call__(self, argv, password, timeout):
+        user, port = argv[argv.index("-l") + 1], int(argv[argv.index("-p") + 1])
+        self.calls.append((user, port, password))
+        return self.answers.get((user, port, bool(password)), (255, "", "ssh: connect to host x port %d: Connection refused" % port))
+
+
+PROBE_CASES = [
+    # day one: the admin does not exist yet, root's password works
+    ({("root", 22, True): (0, "QN_SUDO=root\n", "")}, ("root", 22, "password", "root"), 2),
+    # after the first run: the admin's key works at once; root is never tried
+    ({("alice", 22, False): (0, "QN_SUDO=nopasswd\n", "")}, ("alice", 22, "key", "nopasswd"), 1),
+    # port moved: refused on 22, the managed port answers
+    ({("alice", 2222, False): (0, "QN_SUDO=password\n", "")}, ("alice", 2222, "key", "password"), 2),
+    # a login that runs no shell (ForceCommand, nologin) prints no answer: not a usable login
+    ({("alice", 22, False): (0, "", ""), ("root", 22, True): (0, "QN_SUDO=root\n", "")}, ("root", 22, "password", "root"), 2),
+]
+
+
+@pytest.mark.parametrize("answers,expected,tries", PROBE_CASES, ids=["day-one", "re-run", "moved-port", "no-shell"])
+def test_probe_stops_at_the_first_login_that_works(answers, expected, tries):
+    runner = Runner(answers)
+    chosen, attempts = probe("h", candidates("alice", [2222] if expected[1] == 2222 else [22], "root", 22, "pw"),
+                             runner=runner)
+    assert (chosen["user"], chosen["port"], chosen["method"], chosen["sudo"]) == expected
+    assert len(attempts) == tries == len(runner.calls)
+    assert all(not a["ok"] and a["error"] for a in attempts[:-1])
+
+
+def test_probe_reports_every_refusal_when_nothing_works():
+    runner = Runner({("root", 22, True): (5, "", "Permission denied, please try again.\n"),
+                     ("alice", 22, False): (255, "", "Warning: Permanently added 'h' to known hosts.\nalice@h: Permission denied (publickey).\n")})
+    chosen, attempts = probe("h", candidates("alice", [22], "root", 22, "pw"), runner=runner)
+    assert chosen is None
+    assert [a["error"] for a in attempts] == ["alice@h: Permission denied (publickey).",
+                                             "Permission denied, please try again.",
+                                             "ssh: connect to host x port 22: Connection refused"]
