@@ -103,11 +103,12 @@ def build_test_config(main_text, live_path, staged_path, listdir):
     return "\n".join(out) + "\n"
 
 
-def read_order(main_path, read, listdir, replace=None, _depth=0):
+def read_order(main_path, read, listdir, replace=None, _depth=0, match_lines=False):
     """Every setting in the order sshd reads it: a list of dicts path, line, keyword, value, match.
 
     ``read(path)`` returns the file's text or None. ``match`` is the Match line a setting
-    sits under, or None for a global setting.
+    sits under, or None for a global setting. With ``match_lines`` the Match lines themselves
+    are entries too (keyword ``match``, value the criteria).
     """
     if _depth > 16:
         return []
@@ -123,11 +124,13 @@ def read_order(main_path, read, listdir, replace=None, _depth=0):
         keyword, value = parsed
         if keyword == "match":
             match = None if value.lower() == "all" else "%s:%d" % (main_path, number)
+            if match_lines and match:
+                entries.append({"path": main_path, "line": number, "keyword": keyword, "value": value, "match": match})
             continue
         if keyword == "include":
             for arg in value.split():
                 for path in expand_include(arg, listdir, replace):
-                    entries.extend(read_order(path, read, listdir, replace, _depth + 1))
+                    entries.extend(read_order(path, read, listdir, replace, _depth + 1, match_lines))
             continue
         entries.append({"path": main_path, "line": number, "keyword": keyword, "value": value, "match": match})
     return entries
@@ -234,6 +237,83 @@ def access_denied(effective, user, groups, host="", addr=""):
         return "AllowGroups (%s) contains none of the groups of %s (%s)" % (
             " ".join(allow_groups), user, ", ".join(groups) or "none")
     return None
+
+
+# What no login may get, in any Match context: keyword -> the only acceptable effective value.
+# sshd -T prints kbdinteractiveauthentication since OpenSSH 8.7 and challengeresponseauthentication before.
+LOGIN_POLICY = (
+    ("passwordauthentication", "no", "offered password logins"),
+    ("kbdinteractiveauthentication", "no", "offered keyboard-interactive (password) logins"),
+    ("challengeresponseauthentication", "no", "offered keyboard-interactive (password) logins"),
+)
+ROOT_POLICY = (("permitrootlogin", "no", "allowed to log in as root"),)
+
+
+def _sample_address(pattern):
+    """An address a Match Address pattern matches (CIDR, exact or wildcard), or None."""
+    try:
+        network = ipaddress.ip_network(pattern, strict=False)
+        return str(network.network_address + (1 if network.num_addresses > 1 else 0))
+    except ValueError:
+        pass
+    if ":" in pattern or pattern.startswith("!"):
+        return None
+    parts = ["1" if "*" in part or not part else part.replace("?", "1") for part in pattern.split(".")]
+    parts += ["1"] * (4 - len(parts))
+    candidate = ".".join(parts[:4])
+    try:
+        ipaddress.ip_address(candidate)
+    except ValueError:
+        return None
+    return candidate
+
+
+def match_contexts(entries, base):
+    """Connection contexts that enter each Match block's address, host and port conditions.
+
+    ``base`` is the context of the login this run uses (host, addr, laddr, lport). User and
+    Group conditions are covered by checking every user; the others need a context of their own.
+    """
+    contexts = [dict(base)]
+    for entry in entries:
+        if entry["keyword"] != "match":
+            continue
+        words = entry["value"].split()
+        context = dict(base)
+        for criterion, argument in zip(words[0::2], words[1::2]):
+            criterion = criterion.lower()
+            first = [p for p in argument.split(",") if not p.startswith("!")][:1]
+            if not first:
+                continue
+            if criterion == "address":
+                context["addr"] = _sample_address(first[0]) or context["addr"]
+            elif criterion == "host":
+                context["host"] = first[0].replace("*", "x").replace("?", "x")
+            elif criterion == "localaddress":
+                context["laddr"] = _sample_address(first[0]) or context["laddr"]
+            elif criterion == "localport" and first[0].isdigit():
+                context["lport"] = first[0]
+        if context not in contexts:
+            contexts.append(context)
+    return contexts
+
+
+def login_policy_breaches(effective, user):
+    """[(keyword, got, what it allows)] where this user's effective settings let a password or root in."""
+    breaches = []
+    for keyword, want, allows in LOGIN_POLICY + (ROOT_POLICY if user == "root" else ()):
+        got = effective_value(effective, keyword)
+        if got and got.lower() != want:
+            breaches.append((keyword, got, allows))
+    return breaches
+
+
+def find_match_setter(entries, keyword, value):
+    """The setting that most likely gave ``keyword`` this value: one inside a Match block first."""
+    keyword, value = keyword.lower(), value.lower()
+    candidates = [e for e in entries if e["keyword"] == keyword and e["value"].lower() == value]
+    inside = [e for e in candidates if e["match"]]
+    return (inside or candidates or [None])[0]
 
 
 def listdir_or_empty(directory):

@@ -52,6 +52,20 @@ options:
     description: Keywords and the effective value each must have (as C(sshd -T) prints them, lists space-separated).
     type: dict
     default: {}
+  login_users:
+    description:
+      - Users who may log in. Each, and C(root), is evaluated with C(sshd -T -C) in the context of O(contexts[0])
+        and in a context that enters each Match block's Address, Host, LocalAddress and LocalPort conditions.
+      - The run fails, naming the file and line, when any of them would be offered password or keyboard-interactive
+        logins, or when root would be allowed to log in, unless the access rules refuse that user there anyway.
+    type: list
+    elements: str
+    default: []
+  login_groups:
+    description: Groups whose members are added to O(login_users) (for example the AllowGroups of the role).
+    type: list
+    elements: str
+    default: []
   contexts:
     description:
       - Connections to evaluate with C(sshd -T -C); the first is returned as RV(effective).
@@ -72,6 +86,14 @@ options:
         description: Client address.
         type: str
         default: 127.0.0.1
+      laddr:
+        description: The server address the client connects to (for C(Match LocalAddress)).
+        type: str
+        default: 0.0.0.0
+      lport:
+        description: The server port the client connects to (for C(Match LocalPort)); the role passes the managed port.
+        type: int
+        default: 22
       groups:
         description: Groups the user will be in; added to the groups the host already knows for the user.
         type: list
@@ -148,7 +170,64 @@ def _host_groups(user):
 
 
 def _spec(context):
-    return "user=%s,host=%s,addr=%s" % (context["user"], context["host"], context["addr"])
+    # sshd -T refuses a spec without laddr and lport once any Match tests LocalAddress or LocalPort.
+    return "user=%s,host=%s,addr=%s,laddr=%s,lport=%s" % (
+        context["user"], context["host"], context["addr"], context.get("laddr") or "0.0.0.0", context.get("lport") or 22)
+
+
+def _members(groups):
+    """Users whose primary or supplementary group is one of ``groups``."""
+    names = set()
+    for name in groups:
+        try:
+            group = grp.getgrnam(name)
+        except KeyError:
+            continue
+        names.update(group.gr_mem)
+        names.update(entry.pw_name for entry in pwd.getpwall() if entry.pw_gid == group.gr_gid)
+    return names
+
+
+def _entries(test, main_config, live):
+    """Every setting and Match line of the test config, named by the live files they come from."""
+    # The test config is a copy of the main config: report the main config's name.
+    shift = 0 if sc.include_covers(_read(main_config) or "", live) else 1
+    entries = []
+    for entry in sc.read_order(test, _read, sc.listdir_or_empty, match_lines=True):
+        if entry["path"] == test:
+            entry = dict(entry, path=main_config, line=entry["line"] - shift)
+        if entry["match"] and entry["match"].startswith(test + ":"):
+            entry["match"] = "%s:%d" % (main_config, int(entry["match"].rsplit(":", 1)[1]) - shift)
+        entries.append(entry)
+    return entries
+
+
+def _login_audit(module, test, entries, base, live):
+    """Every user that may log in, in every Match context: no password, keyboard-interactive or root login."""
+    users = set(module.params["login_users"]) | _members(module.params["login_groups"]) | {"root"}
+    found = {}
+    for context in sc.match_contexts(entries, base):
+        for user in sorted(users):
+            spec = dict(context, user=user)
+            rc, out, err = module.run_command([module.params["sshd"], "-T", "-f", test, "-C", _spec(spec)])
+            if rc != 0:
+                module.fail_json(msg="sshd -T failed for %s: %s" % (_spec(spec), err.strip()))
+            effective = sc.parse_effective(out)
+            if sc.access_denied(effective, user, _host_groups(user), spec["host"], spec["addr"]):
+                continue
+            for keyword, got, allows in sc.login_policy_breaches(effective, user):
+                found.setdefault((keyword, got, allows), []).append("%s from %s" % (user, spec["addr"]))
+    problems = []
+    for (keyword, got, allows), logins in sorted(found.items()):
+        setter = sc.find_match_setter(entries, keyword, got)
+        where = "a compiled-in default"
+        if setter:
+            where = "%s line %d" % (setter["path"], setter["line"])
+            if setter["match"]:
+                where += " (inside the Match block at %s)" % setter["match"]
+        problems.append("%s is '%s' for %s, so they would be %s. It is set by %s, which %s cannot override. "
+                        "Remove it there or set it to no, and run again." % (keyword, got, ", ".join(logins), allows, where, live))
+    return problems
 
 
 def _check_staged(module, workdir, main_text, live):
@@ -177,10 +256,7 @@ def _effective_checks(module, test, staged, main_config, live):
             first = effective
         for keyword, want, got in sc.mismatches(effective, module.params["expect"]):
             if entries is None:
-                # The test config is a copy of the main config: report the main config's name.
-                shift = 0 if sc.include_covers(_read(main_config) or "", live) else 1
-                entries = [dict(entry, path=main_config, line=entry["line"] - shift) if entry["path"] == test else entry
-                           for entry in sc.read_order(test, _read, sc.listdir_or_empty)]
+                entries = _entries(test, main_config, live)
             setter = sc.find_setter(entries, keyword, staged)
             problems.append(sc.describe_override(keyword, want, got, setter, live))
         if context["permitted"]:
@@ -189,6 +265,11 @@ def _effective_checks(module, test, staged, main_config, live):
             if reason:
                 problems.append("%s would be locked out: %s. Add the user to ssh_lockdown_admin_users or "
                                 "ssh_lockdown_allow_users, or connect as an allowed user." % (context["user"], reason))
+    if module.params["contexts"] and (module.params["login_users"] or module.params["login_groups"]):
+        base = dict(module.params["contexts"][0])
+        base.pop("groups", None)
+        base.pop("permitted", None)
+        problems.extend(_login_audit(module, test, entries or _entries(test, main_config, live), base, live))
     if problems:
         module.fail_json(msg="Nothing was changed. " + " ".join(sorted(set(problems))))
     if first is None:
@@ -248,8 +329,12 @@ def main():
                 host=dict(type="str", default="localhost"),
                 addr=dict(type="str", default="127.0.0.1"),
                 groups=dict(type="list", elements="str", default=[]),
+                laddr=dict(type="str", default="0.0.0.0"),
+                lport=dict(type="int", default=22),
                 permitted=dict(type="bool", default=True),
             )),
+            login_users=dict(type="list", elements="str", default=[]),
+            login_groups=dict(type="list", elements="str", default=[]),
         ),
         supports_check_mode=True,
     )

@@ -226,6 +226,24 @@ def test_guard_earlier_dropin_overrides(host, unchanged):
     assert "passwordauthentication is 'yes' in effect, not 'no': it is set by %s line 1" % planted in out, out[-3000:]
 
 
+def test_guard_match_group_that_turns_passwords_back_on(host, unchanged):
+    # The review's trap: a Match block at the end of sshd_config, for a group an allowed user is in.
+    host.run_expect([0], "cp -p /etc/ssh/sshd_config /root/sshd_config.qn-saved && groupadd -f qncontract"
+                         " && usermod -aG qncontract %s" % ADMIN)
+    host.run_expect([0], "printf 'Match Group qncontract\\n    PasswordAuthentication yes\\n' >> /etc/ssh/sshd_config")
+    line = int(host.check_output("grep -n '^Match Group qncontract' /etc/ssh/sshd_config | cut -d: -f1"))
+    try:
+        rc, out = run_playbook(AS_ADMIN)
+    finally:
+        host.run_expect([0], "cp -p /root/sshd_config.qn-saved /etc/ssh/sshd_config && rm -f /root/sshd_config.qn-saved"
+                             " && gpasswd -d %s qncontract && groupdel qncontract" % ADMIN)
+    assert rc != 0
+    assert ("passwordauthentication is 'yes' for %s from" % ADMIN) in out, out[-3000:]
+    assert ("set by /etc/ssh/sshd_config line %d (inside the Match block at /etc/ssh/sshd_config:%d)"
+            % (line + 1, line)) in out, out[-3000:]
+    assert "Nothing was changed." in out
+
+
 def test_guard_new_port_unreachable(host, unchanged):
     host.run_expect([0], "nft add table inet qntest && nft add chain inet qntest input "
                          "'{ type filter hook input priority -10; }' && nft add rule inet qntest input tcp dport 2222 drop")

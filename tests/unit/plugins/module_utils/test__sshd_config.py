@@ -166,3 +166,69 @@ def test_access_denied(effective, user, groups, addr, reason):
         assert result is None
     else:
         assert result is not None and result.startswith(reason)
+
+
+# A Debian sshd_config tail an operator (or an installer) appended, with the Match blocks that
+# turned passwords back on in the review: by group, by address, by local port.
+MATCH_TAIL = """Include /etc/ssh/sshd_config.d/*.conf
+Subsystem sftp /usr/lib/openssh/sftp-server
+Match Group contractors
+    PasswordAuthentication yes
+Match Address 10.20.0.0/16,!10.20.5.0/24 LocalPort 2222
+    KbdInteractiveAuthentication yes
+Match Host *.example.net
+    PermitRootLogin yes
+Match all
+"""
+
+
+def _match_entries():
+    read = {"/etc/ssh/sshd_config": MATCH_TAIL, "/etc/ssh/sshd_config.d/00-quietnode.conf": "PasswordAuthentication no\n"}.get
+    return sc.read_order("/etc/ssh/sshd_config", read, lambda d: ["00-quietnode.conf"], match_lines=True)
+
+
+def test_read_order_can_list_match_lines_with_their_criteria():
+    matches = [(e["line"], e["value"]) for e in _match_entries() if e["keyword"] == "match"]
+    assert matches == [(3, "Group contractors"), (5, "Address 10.20.0.0/16,!10.20.5.0/24 LocalPort 2222"),
+                       (7, "Host *.example.net")]
+
+
+def test_match_contexts_enter_every_address_host_and_port_block():
+    base = {"host": "203.0.113.5", "addr": "203.0.113.5"}
+    contexts = sc.match_contexts(_match_entries(), base)
+    assert contexts == [
+        base,
+        {"host": "203.0.113.5", "addr": "10.20.0.1", "lport": "2222"},
+        {"host": "x.example.net", "addr": "203.0.113.5"},
+    ]
+
+
+SAMPLE_CASES = [("10.0.0.0/8", "10.0.0.1"), ("192.0.2.7", "192.0.2.7"), ("10.*", "10.1.1.1"),
+                ("172.16.?.*", "172.16.1.1"), ("2001:db8::/32", "2001:db8::1"), ("!10.0.0.0/8", None), ("lan", None)]
+
+
+@pytest.mark.parametrize("pattern,address", SAMPLE_CASES, ids=[c[0] for c in SAMPLE_CASES])
+def test_sample_address_matches_the_pattern(pattern, address):
+    assert sc._sample_address(pattern) == address
+
+
+BREACH_CASES = [
+    ("admin-clean", "alice", "passwordauthentication no\nkbdinteractiveauthentication no\npermitrootlogin yes\n", []),
+    ("admin-password", "alice", "passwordauthentication yes\nkbdinteractiveauthentication no\n",
+     [("passwordauthentication", "yes", "offered password logins")]),
+    ("root-login", "root", "passwordauthentication no\nkbdinteractiveauthentication no\npermitrootlogin prohibit-password\n",
+     [("permitrootlogin", "prohibit-password", "allowed to log in as root")]),
+    ("old-openssh-alias", "bob", "passwordauthentication no\nchallengeresponseauthentication yes\n",
+     [("challengeresponseauthentication", "yes", "offered keyboard-interactive (password) logins")]),
+]
+
+
+@pytest.mark.parametrize("user,effective,expected", [c[1:] for c in BREACH_CASES], ids=[c[0] for c in BREACH_CASES])
+def test_login_policy_breaches(user, effective, expected):
+    assert sc.login_policy_breaches(sc.parse_effective(effective), user) == expected
+
+
+def test_find_match_setter_names_the_line_inside_the_match_block():
+    setter = sc.find_match_setter(_match_entries(), "PasswordAuthentication", "yes")
+    assert (setter["path"], setter["line"], setter["match"]) == ("/etc/ssh/sshd_config", 4, "/etc/ssh/sshd_config:3")
+    assert sc.find_match_setter(_match_entries(), "passwordauthentication", "no")["match"] is None

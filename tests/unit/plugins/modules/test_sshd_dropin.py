@@ -57,7 +57,7 @@ def test_check_mode_predicts_change_and_writes_nothing(tmp_path, capsys):
     assert result["effective"]["allowusers"] == "alice"
     assert not live.exists()
     assert [c[1] for c in calls] == ["-t", "-T"]
-    assert calls[1][-1] == "user=alice,host=localhost,addr=192.0.2.10"
+    assert calls[1][-1] == "user=alice,host=localhost,addr=192.0.2.10,laddr=0.0.0.0,lport=22"
 
 
 def test_writes_live_file_and_checks_live_config(tmp_path, capsys):
