@@ -16,7 +16,9 @@ import calendar
 import collections
 import datetime
 import re
-import time
+from operator import itemgetter
+
+from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_window import Window, iso
 
 UTC = datetime.timezone.utc
 MONTHS = dict((m, i + 1) for i, m in enumerate('Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec'.split()))
@@ -33,7 +35,8 @@ _PORT = r'(?: port (?P<port>\d+))?'
 # sshd writes the port in every failure it logs; requiring it keeps a user name such as
 # "x from f" from being read as the address (the fast block patterns require it too).
 _PORT_ALWAYS = r' port (?P<port>\d+)'
-# Order matters: the first pattern that matches names the event.
+# Order matters: the first pattern that matches names the event. ASCII classes, as the byte
+# patterns of the block path have: a user name holding U+0085 is one word to both.
 AUTH_PATTERNS = [
     ('failed_password', re.compile(r'^Failed (?P<method>password|publickey|keyboard-interactive/pam|none) for '
                                    r'(?P<invalid>invalid user )?(?P<user>.*?) from ' + _IP + _PORT_ALWAYS)),
@@ -51,6 +54,7 @@ AUTH_PATTERNS = [
                                   r'(?P<user>[^\s(]+)')),
     ('sudo', re.compile(r'^\s*(?P<user>\S+) : .*?USER=(?P<target>\S+) ; COMMAND=(?P<command>.*)$')),
 ]
+AUTH_PATTERNS = [(kind, re.compile(rx.pattern, re.A)) for kind, rx in AUTH_PATTERNS]
 
 
 RFC3339_TIME = re.compile(r'(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?(?:Z|([+-])(\d\d):?(\d\d))$')
@@ -86,36 +90,50 @@ def _rfc3339(ts):
     return epoch
 
 
-def _classic(mon, day, hms, ref):
+class _Utc:
+    name = 'UTC'
+
+    @staticmethod
+    def epoch(year, month, day, hour, minute, second):
+        return calendar.timegm((year, month, day, hour, minute, second))
+
+
+UTC_ZONE = _Utc()
+
+
+def _classic(mon, day, hms, ref, zone=UTC_ZONE, years=None):
     h, mi, sec = (int(x) for x in hms.split(':'))
-    year = time.gmtime(ref).tm_year
+    year = datetime.datetime.fromtimestamp(ref, UTC).year
     for candidate in (year, year - 1):
         try:
             datetime.date(candidate, MONTHS[mon], int(day))
         except ValueError:
             continue  # 29 February in a common year
-        epoch = calendar.timegm((candidate, MONTHS[mon], int(day), h, mi, sec))
+        epoch = zone.epoch(candidate, MONTHS[mon], int(day), h, mi, sec)
         if epoch <= ref + 86400:
+            if years is not None:
+                years.add(candidate)
             return float(epoch)
     return None
 
 
-def parse_timestamp(text, ref):
+def parse_timestamp(text, ref, zone=UTC_ZONE):
     """RFC 3339 or classic syslog time as epoch seconds.
 
-    Classic stamps carry no year or zone: they are read as UTC in the year of
-    ref (the file's mtime), or the year before when that would put them after ref.
+    RFC 3339 stamps carry their offset.  Classic stamps carry no year or zone: they are
+    read in zone (the host's, in which rsyslog wrote them), in the year of ref (the
+    file's mtime), or the year before when that would put them after ref.
     """
     m = RFC3339.match(text)
     if m:
         return _rfc3339(m.group('ts'))
     m = CLASSIC.match(text)
     if m:
-        return _classic(m.group('mon'), m.group('day'), m.group('hms'), ref)
+        return _classic(m.group('mon'), m.group('day'), m.group('hms'), ref, zone)
     return None
 
 
-def parse_line(line, ref):
+def parse_line(line, ref, zone=UTC_ZONE, years=None):
     """Split one syslog line into time, host, program, pid and message; None if it is not syslog."""
     m = RFC3339.match(line)
     if m:
@@ -124,7 +142,7 @@ def parse_line(line, ref):
         m = CLASSIC.match(line)
         if not m:
             return None
-        epoch = _classic(m.group('mon'), m.group('day'), m.group('hms'), ref)
+        epoch = _classic(m.group('mon'), m.group('day'), m.group('hms'), ref, zone, years)
     pid = m.group('pid')
     return {'epoch': epoch, 'host': m.group('host'), 'prog': m.group('prog'),
             'pid': int(pid) if pid else None, 'msg': m.group('msg')}
@@ -160,9 +178,10 @@ def journal_event(entry):
         return None
     try:
         epoch = int(entry.get('__REALTIME_TIMESTAMP', '0')) / 1e6
+        pid = int(entry.get('_PID') or entry.get('SYSLOG_PID') or 0) or None
     except ValueError:
-        epoch = None
-    event.update({'epoch': epoch, 'prog': prog, 'pid': entry.get('_PID'), 'source': 'journal'})
+        epoch = pid = None
+    event.update({'epoch': epoch, 'prog': prog, 'pid': pid, 'source': 'journal'})
     return event
 
 
@@ -171,17 +190,18 @@ def journal_event(entry):
 # through parse_line() and classify() (SLOW_LINES).  The two never select the same line.
 _TS = rb'(?P<ts>\d{4}-\d\d-\d\dT[0-9:.]+(?:Z|[+-]\d\d:?\d\d)|[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d)'
 _BIP = rb'([0-9A-Fa-f:.]+)'
+_SSHD = rb' sshd(?:-session)?\['  # OpenSSH 9.8 and later log a connection's failures as sshd-session[pid]
 FAST_LINES = re.compile(
-    rb'^' + _TS + rb' \S+ sshd\[\d+\]: (?:'
+    rb'^' + _TS + rb' \S+' + _SSHD + rb'(?P<pid>\d+)\]: (?:'
     rb'Failed (?:password|publickey|keyboard-interactive/pam|none) for (?P<fi>invalid user )?(?P<fu>.*?) from (?P<fip>[0-9A-Fa-f:.]+) port \d+'
     rb'|Invalid user (?P<iu>.*?) from (?P<iip>[0-9A-Fa-f:.]+) port \d+'
     rb'|(?:Connection closed|Disconnected) (?:by|from) (?:(?P<ci>invalid user )|authenticating user |user )?'
     rb'(?:(?P<cu>\S+) )?(?P<cip>[0-9A-Fa-f:.]+) port \d+ \[preauth\])', re.M)
 # In a block wholly inside the window only counts matter. One pattern that begins with a
-# literal (searched at C speed) yields each failure's message without its port, so a botnet's
-# repeated (kind, user, address) lines collapse into one key, decoded once by FAST_DECODE.
+# literal (searched at C speed) yields each failure's pid and its message without the port, so a
+# botnet's repeated (kind, user, address) lines collapse into one key, decoded once by FAST_DECODE.
 FAST_MESSAGES = re.compile(
-    rb' sshd\[\d+\]: ('
+    _SSHD + rb'(\d+)\]: ('
     rb'Failed (?:password|publickey|keyboard-interactive/pam|none) for .*? from [0-9A-Fa-f:.]+(?= port \d)'
     rb'|Invalid user .*? from [0-9A-Fa-f:.]+(?= port \d)'
     rb'|(?:Connection closed|Disconnected) (?:by|from) (?:invalid user |authenticating user |user )?(?:\S+ )?'
@@ -190,10 +210,10 @@ FAST_DECODE = re.compile(
     r'^(?:Failed \S+ for (?:invalid user )?(?P<fu>.*?) from (?P<fip>[0-9A-Fa-f:.]+)'
     r'|Invalid user (?P<iu>.*?) from (?P<iip>[0-9A-Fa-f:.]+)'
     r'|(?:Connection closed|Disconnected) (?:by|from) (?:invalid user |authenticating user |user )?'
-    r'(?:(?P<cu>\S+) )?(?P<cip>[0-9A-Fa-f:.]+))$', re.S)
+    r'(?:(?P<cu>\S+) )?(?P<cip>[0-9A-Fa-f:.]+))$', re.S | re.A)
 # The fast patterns may only count sshd's own lines: when " sshd[" appears anywhere else in a
 # block (inside another program's message), the block takes the exact line-by-line path.
-SSHD_HEADERS = re.compile(rb'\n' + _TS.replace(b'(?P<ts>', b'(?:') + rb' \S+ sshd\[')
+SSHD_HEADERS = re.compile(rb'\n' + _TS.replace(b'(?P<ts>', b'(?:') + rb' \S+' + _SSHD)
 SLOW_WORDS = re.compile(rb'Accepted |COMMAND=|session opened|maximum authentication|Received disconnect|'
                         rb'Did not receive|authentication failure')
 # In a block wholly inside the window, session openings (a cron job's every run) are only counted.
@@ -224,10 +244,20 @@ class AuthSummary:
 
     MAX_KEYS = 20000  # distinct addresses or users counted exactly; beyond, the rarest are dropped
 
-    def __init__(self, since, until, keep=200):
+    # A connection's lines lie close together: a pid is looked up among the last two
+    # generations of this many connections, so a pid the kernel reuses later counts again.
+    CONN_GENERATION = 4096
+
+    def __init__(self, since, until, keep=200, zone=UTC_ZONE):
         self.since = since
         self.until = until
+        self.window = Window(since, until)
         self.keep = keep
+        self.zone = zone
+        self.years = set()  # years assumed for classic stamps
+        self.covered_from = None  # time of the earliest line seen, in or before the window
+        self.attempts = 0
+        self._conn_now, self._conn_before = set(), set()
         self.by_event = {}
         self.failures_by_ip = {}
         self.failures_by_user = {}
@@ -239,12 +269,21 @@ class AuthSummary:
         self._raw = collections.Counter()  # undecoded fast-path messages, folded in by _fold()
         self._raw_bytes = 0
 
+    def _connections(self, pids):
+        """Count the connections (sshd pids) among pids not seen failing in the last generations."""
+        self.attempts += len(pids - self._conn_now - self._conn_before)
+        self._conn_now |= pids
+        if len(self._conn_now) > self.CONN_GENERATION:
+            self._conn_before, self._conn_now = self._conn_now, set()
+
     def add(self, event):
         epoch = event.get('epoch')
-        if epoch is None or epoch < self.since or epoch > self.until:
+        if not self.window.contains(epoch):
             return
         kind = event['event']
         self.by_event[kind] = self.by_event.get(kind, 0) + 1
+        if kind in self.FAILURES and event.get('pid'):
+            self._connections({int(event['pid'])})
         self.first = epoch if self.first is None else min(self.first, epoch)
         self.last = epoch if self.last is None else max(self.last, epoch)
         if kind in self.FAILURES:
@@ -274,7 +313,7 @@ class AuthSummary:
                 line = raw.decode('utf-8', 'replace')
             else:
                 line = raw
-            parsed = parse_line(line.rstrip('\n'), ref)
+            parsed = parse_line(line.rstrip('\n'), ref, self.zone, self.years)
             if not parsed:
                 continue
             event = classify(parsed['prog'], parsed['msg'])
@@ -289,10 +328,12 @@ class AuthSummary:
 
     def _block_span(self, block, ref):
         """Times of the first and last lines of a block, or None when either is not a syslog line."""
-        first = parse_line(block[:200].split(b'\n', 1)[0].decode('utf-8', 'replace'), ref)
-        last = parse_line(block[block.rfind(b'\n') + 1:][:200].decode('utf-8', 'replace'), ref)
+        first = parse_line(block[:200].split(b'\n', 1)[0].decode('utf-8', 'replace'), ref, self.zone, self.years)
+        last = parse_line(block[block.rfind(b'\n') + 1:][:200].decode('utf-8', 'replace'), ref, self.zone, self.years)
         if not first or not last or first['epoch'] is None or last['epoch'] is None:
             return None
+        if self.covered_from is None or first['epoch'] < self.covered_from:
+            self.covered_from = first['epoch']
         return first['epoch'], last['epoch']
 
     # Distinct messages held undecoded before they are folded into the counts (about 150 bytes
@@ -327,12 +368,15 @@ class AuthSummary:
         one side of the window is skipped, and one wholly inside it is only counted.
         """
         span = self._block_span(block, ref)
-        if span and (span[1] < self.since or span[0] > self.until):
+        if span and not self.window.overlaps(*span):
             return
-        if span and self.since <= span[0] <= span[1] <= self.until and \
-                block.count(b' sshd[') == len(SSHD_HEADERS.findall(b'\n' + block)):
+        if span and self.window.within(*span) and \
+                block.count(b' sshd[') + block.count(b' sshd-session[') == len(SSHD_HEADERS.findall(b'\n' + block)):
             # Counted undecoded, in C, across blocks; each distinct key is decoded once.
             found = FAST_MESSAGES.findall(block)
+            if found:
+                self._connections(set(map(int, map(itemgetter(0), found))))
+                found = list(map(itemgetter(1), found))
             self._raw.update(found)
             self._raw_bytes += sum(map(len, found))  # an upper bound: repeats are counted again
             if self._raw_bytes > self.RAW_BYTES:
@@ -349,7 +393,7 @@ class AuthSummary:
             return
         for m in FAST_LINES.finditer(block):
             ts = m.group('ts').decode('ascii')
-            epoch = _rfc3339(ts) if ts[0].isdigit() else _classic(ts[:3], ts[4:6].strip(), ts[7:], ref)
+            epoch = _rfc3339(ts) if ts[0].isdigit() else _classic(ts[:3], ts[4:6].strip(), ts[7:], ref, self.zone, self.years)
             if m.group('fu') is not None:
                 event = {'event': 'failed_password', 'user': m.group('fu'), 'ip': m.group('fip')}
             elif m.group('iu') is not None:
@@ -360,6 +404,7 @@ class AuthSummary:
                 if event[key] is not None:
                     event[key] = event[key].decode('utf-8', 'replace')
             event['epoch'] = epoch
+            event['pid'] = int(m.group('pid'))
             self.add(event)
         self.add_lines(lines_with(SLOW_WORDS, block), ref, source)
 
@@ -371,4 +416,37 @@ class AuthSummary:
         return {'by_event': self.by_event, 'failures_by_ip': top(self.failures_by_ip),
                 'failures_by_user': top(self.failures_by_user), 'accepted': self.accepted,
                 'privileged': self.privileged, 'first_epoch': self.first, 'last_epoch': self.last,
-                'approximate': self.pruned > 0}
+                'approximate': self.pruned > 0,
+                # attempts: sshd connections (one pid each) with a failure; lines: every failure line
+                'failed_attempts': self.attempts,
+                'failure_lines': sum(self.by_event.get(kind, 0) for kind in self.FAILURES),
+                'classic_stamps': {'zone': self.zone.name, 'years_assumed': sorted(self.years)}}
+
+
+def one_source(text, journal, journal_from, since):
+    """The summary of one source, so an event rsyslog copied from the journal counts once.
+
+    The journal is preferred (UTC stamps, pids, no copy lost to rate limits) unless the text
+    logs reach further back into the window (a volatile or rotated journal).  journal_from is
+    the time of the journal's oldest entry on disk, from its file headers.
+    """
+    results = {'journal': journal.result(), 'text logs': text.result()}
+    has = dict((name, bool(r['by_event'])) for name, r in results.items())
+    text_from = text.covered_from
+    if has['journal'] and has['text logs']:
+        later = journal_from is not None and journal_from > since and text_from is not None and text_from < journal_from
+        chosen = 'text logs' if later else 'journal'
+        reason = ('the journal starts at %s, after the text logs: it was rotated or is volatile' % iso(journal_from)
+                  if later else 'both hold the events; the journal reaches as far back into the window')
+    elif has['text logs']:
+        chosen, reason = 'text logs', 'only the text logs hold authentication events'
+    else:
+        chosen = 'journal'
+        reason = 'only the journal holds authentication events' if has['journal'] else 'no authentication events'
+    out = dict(results[chosen])
+    out['source'] = chosen
+    out['source_reason'] = reason
+    out['other_source'] = dict((name, {'failed_attempts': r['failed_attempts'], 'failure_lines': r['failure_lines'],
+                                       'by_event': r['by_event']}) for name, r in results.items() if name != chosen)
+    return out
+

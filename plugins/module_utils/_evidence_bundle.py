@@ -201,6 +201,7 @@ class BundleWriter:
         self.max_file = max_file_size
         self.max_bundle = max_bundle_size
         self.dry_run = dry_run
+        self.source_root = ''  # a fixture tree's root, left out of member names and manifest paths
         self.stored = 0
         self.entries = 0
         self.errors = 0
@@ -229,8 +230,14 @@ class BundleWriter:
         line = json.dumps(entry, sort_keys=True, separators=(',', ':')) + '\n'
         self.manifest.write(line.encode('utf-8'))
 
+    def shown(self, path):
+        """A host path as the bundle names it: without the root prefix of a fixture tree."""
+        if self.source_root and os.fsdecode(path).startswith(self.source_root + '/'):
+            return os.fsdecode(path)[len(self.source_root):]
+        return path
+
     def _meta(self, path, st):
-        text, raw = text_path(path)
+        text, raw = text_path(self.shown(path))
         entry = {'path': text, 'type': file_type(st.st_mode), 'size': st.st_size,
                  'mode': '%04o' % stat.S_IMODE(st.st_mode), 'uid': st.st_uid, 'gid': st.st_gid,
                  'mtime': iso(st.st_mtime), 'ctime': iso(st.st_ctime), 'truncated': False,
@@ -248,7 +255,7 @@ class BundleWriter:
         return entry
 
     def arcname(self, path):
-        return '%s/files%s' % (self.prefix, os.fsdecode(path))
+        return '%s/files%s' % (self.prefix, os.fsdecode(self.shown(path)))
 
     def _room(self, length):
         left = self.max_bundle - self.stored
@@ -266,7 +273,7 @@ class BundleWriter:
 
     # -- files ------------------------------------------------------------
     def error(self, path, message, group):
-        text, raw = text_path(path)
+        text, raw = text_path(self.shown(path))
         entry = {'path': text, 'error': message}
         if raw:
             entry['path_b64'] = raw
@@ -363,7 +370,7 @@ class BundleWriter:
                  'truncated': length < len(data), 'changed_while_read': False, 'error': None,
                  'mtime': iso(time.time()), 'sha256': hashlib.sha256(data[:length]).hexdigest()}
         if source:
-            entry['source'] = source
+            entry['source'] = self.shown(source)
         if not self.dry_run:
             entry['arcname'] = '%s/%s' % (self.prefix, name)
             self._tar.addfile(self._tarinfo(entry['arcname'], length), io.BytesIO(data[:length]))
