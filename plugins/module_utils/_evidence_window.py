@@ -18,7 +18,7 @@ import re
 import time
 
 UTC = datetime.timezone.utc
-AUDIT_STAMP = re.compile(rb'msg=audit\((\d+)\.\d+:\d+\)')
+AUDIT_STAMP = re.compile(rb'msg=audit\((\d+\.\d+):\d+\)')
 
 
 def iso(ts):
@@ -89,17 +89,16 @@ class Window:
         stamps = AUDIT_STAMP.findall(block)
         if not stamps:
             return []
-        first, last = int(stamps[0]), int(stamps[-1])
-        if last + 1 < self.since or first > self.until:
+        first, last = float(stamps[0]), float(stamps[-1])
+        if not self.overlaps(first, last):
             return []
         lines = block.split(b'\n')
-        if self.since <= first and last + 1 <= self.until:
+        if self.within(first, last):
             return [line for line in lines if line]
         out = []
         for line in lines:
             m = AUDIT_STAMP.search(line)
-            # the stamp's fraction is dropped: a record of second S lies in [S, S+1)
-            if m and int(m.group(1)) + 1 > self.since and int(m.group(1)) <= self.until:
+            if m and self.contains(float(m.group(1))):
                 out.append(line)
         return out
 
