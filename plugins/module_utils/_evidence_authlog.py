@@ -16,7 +16,7 @@ import collections
 import re
 from operator import itemgetter
 
-from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_syslog import (  # noqa: F401 (re-exported)
+from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_syslog import (  # pylint: disable=unused-import  # re-exported
     _LAST, AUTH_PATTERNS, UTC_ZONE, _classic, _rfc3339, classify, journal_event, parse_line, parse_timestamp,
 )
 from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_window import Window, iso
@@ -286,4 +286,3 @@ def one_source(text, journal, journal_from, since):
     out['other_source'] = dict((name, {'failed_attempts': r['failed_attempts'], 'failure_lines': r['failure_lines'],
                                        'by_event': r['by_event']}) for name, r in results.items() if name != chosen)
     return out
-

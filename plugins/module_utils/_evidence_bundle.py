@@ -22,12 +22,13 @@ import tarfile
 import tempfile
 import time
 
-from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_files import (  # noqa: F401 (re-exported)
+from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_files import (  # pylint: disable=unused-import  # re-exported
     CHUNK, O_NOATIME, _HashingFile, _Region, file_type, open_nofollow, owner_names, sha256_file, text_path, verify_bundle,
 )
 from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_window import iso
 
 SPOOL_RAM = 4 * 1024 * 1024
+
 
 class BundleWriter:
     """Stream files, generated documents and command output into one tar.gz.

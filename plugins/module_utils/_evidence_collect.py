@@ -19,16 +19,16 @@ import socket
 import time
 
 from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_authlog import one_source
-from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_engine import (  # noqa: F401 (re-exported)
+from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_engine import (  # pylint: disable=unused-import  # re-exported
     CONDITIONS, PATH, CollectionLog, Engine,
 )
 from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_groups import Steps
-from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_observers import (  # noqa: F401 (re-exported)
+from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_observers import (  # pylint: disable=unused-import  # re-exported
     AcctObserver, BackgroundObserver, BlockObserver, LineObserver,
 )
 from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_readiness import verdicts
-from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_table import ARTIFACTS, GROUPS  # noqa: F401
-from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_window import Window, iso, parse_time  # noqa: F401
+from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_table import ARTIFACTS, GROUPS
+from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_window import Window, iso, parse_time  # pylint: disable=unused-import
 
 # Bundle layout version, in summary/bundle.json: 2 added summary/bundle.json and the auth summary's
 # source, failed_attempts and failure_lines; member names are those of version 1.

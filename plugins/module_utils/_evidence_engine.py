@@ -78,6 +78,7 @@ class Engine:
         self.rows = rows
         self.family = os_family(self.root)
         self.observed = {}  # row index -> host paths stored (or skipped) by the row
+        self.last_error = None  # of the last command run
         self.spool_dir = os.path.dirname(writer.path) or '.'
         writer.source_root = '' if self.root == '/' else self.root
 

@@ -184,7 +184,10 @@ class Steps:
     def step_audit(self):
         """Decode the raw records the window selected by their epoch stamps; ausearch only interprets them."""
         selection, count = self.audit_selection, self.observed['audit_records_in_window']
-        if selection is None or not count:
+        if selection is None:
+            return
+        if not count:
+            selection.close()
             return
         selection.flush()
 

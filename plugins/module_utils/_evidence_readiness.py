@@ -35,7 +35,8 @@ def journal(obs):
         detail, status = 'journal only in /run/log/journal: lost at every reboot', 'volatile'
     else:
         return 'missing', 'no journal files'
-    return status, '%s; oldest entry %s' % (detail, iso(obs.get('journal_head')))
+    head = obs.get('journal_head')
+    return status, '%s; oldest entry %s' % (detail, iso(int(head)) if head else 'unknown')
 
 
 def sysstat(obs):

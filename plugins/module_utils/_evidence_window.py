@@ -22,10 +22,13 @@ AUDIT_STAMP = re.compile(rb'msg=audit\((\d+\.\d+):\d+\)')
 
 
 def iso(ts):
-    """Epoch seconds as ISO 8601 UTC with a Z, or None."""
+    """Epoch seconds as ISO 8601 UTC with a Z (and microseconds when there are any), or None."""
     if ts is None:
         return None
-    return datetime.datetime.fromtimestamp(ts, UTC).strftime('%Y-%m-%dT%H:%M:%SZ')
+    try:
+        return datetime.datetime.fromtimestamp(ts, UTC).isoformat().replace('+00:00', 'Z')
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def parse_time(text, now):
