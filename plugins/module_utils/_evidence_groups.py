@@ -26,11 +26,9 @@ from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_proc 
 from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_records import (
     AcctSummary, iter_lastlog, iter_lastlog2, iter_utmp, iter_wtmpdb, parse_sa_header,
 )
+from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_readiness import journal_head
 from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_table import RECENT_DIRS
 from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_window import HostZone, iso
-
-JOURNAL_HEAD = 184  # head_entry_realtime in a journal file's header (systemd's JOURNAL_FILE_FORMAT)
-
 
 def shadow_status(secret):
     """What a shadow password field says, without the hash: locked, empty (no password) or set."""
@@ -285,16 +283,3 @@ class Steps:
                     if self.window.written_in(max(st.st_mtime, st.st_ctime)):
                         counts['changed'] += 1
                         yield self.w.metadata(item.path, st)
-
-
-def journal_head(path):
-    """The time of a journal file's oldest entry, from its header; None when it is not a journal file."""
-    try:
-        with open(path, 'rb') as handle:
-            header = handle.read(JOURNAL_HEAD + 8)
-    except OSError:
-        return None
-    if len(header) < JOURNAL_HEAD + 8 or header[:8] != b'LPKSHHRH':
-        return None
-    value = int.from_bytes(header[JOURNAL_HEAD:JOURNAL_HEAD + 8], 'little')
-    return value / 1e6 if value else None

@@ -90,3 +90,19 @@ def verdicts(obs, groups):
             status, detail = judge(obs)
             out.append({'recorder': recorder, 'status': status, 'detail': detail})
     return out
+
+
+JOURNAL_HEAD = 184  # head_entry_realtime in a journal file's header (systemd's JOURNAL_FILE_FORMAT)
+
+
+def journal_head(path):
+    """The time of a journal file's oldest entry, from its header; None when it is not a journal file."""
+    try:
+        with open(path, 'rb') as handle:
+            header = handle.read(JOURNAL_HEAD + 8)
+    except OSError:
+        return None
+    if len(header) < JOURNAL_HEAD + 8 or header[:8] != b'LPKSHHRH':
+        return None
+    value = int.from_bytes(header[JOURNAL_HEAD:JOURNAL_HEAD + 8], 'little')
+    return value / 1e6 if value else None

@@ -67,7 +67,7 @@ def test_shadow_fixture_has_every_status():
 
 def test_journal_head_from_a_real_header(tmp_path):
     path = os.path.join(FIX, "trees", "debian12", "var", "log", "journal", "0f1e", "system.journal")
-    assert groups.journal_head(path) == 1796001285.071295  # head_entry_realtime, 2026-11-30T01:14:45.071295Z
+    assert ready.journal_head(path) == 1796001285.071295  # head_entry_realtime, 2026-11-30T01:14:45.071295Z
     other = tmp_path / "x.journal"
     other.write_bytes(b"not a journal" * 30)
-    assert groups.journal_head(str(other)) is None and groups.journal_head(str(tmp_path / "none")) is None
+    assert ready.journal_head(str(other)) is None and ready.journal_head(str(tmp_path / "none")) is None
