@@ -99,7 +99,8 @@ def test_audit_records_in_the_window_are_decoded_without_error(bundle, host):
     status = dict((r["recorder"], r) for r in _json(bundle, "summary/readiness.json"))["auditd"]
     audit_rows = [r for r in bundle["manifest"] if r.get("group") == "audit"]
     assert not [r for r in audit_rows if r.get("error")], audit_rows
-    if host.file("/var/log/audit/audit.log").exists and "DAEMON_START" in host.file("/var/log/audit/audit.log").content_string:
+    # Debian 12's auditd 3.0 writes DAEMON_START before it fails in a container; Debian 13's 4.0 writes nothing
+    if DISTRO == "debian12" or host.file("/var/log/audit/audit.log").exists:
         # auditd's failed start in the container wrote real records: chosen by their epoch stamps, decoded by ausearch
         assert status["status"] == "off" and "records in the window: 0" not in status["detail"], status
         decoded = bundle["members"]["audit/ausearch.txt"].decode()

@@ -183,3 +183,13 @@ def test_login_database_link_is_recorded_and_decoded_once(bundles):
     assert link and link[0]["type"] == "symlink"
     assert [name for name in members if name.startswith("logins/wtmpdb_")] == ["logins/wtmpdb_wtmp.jsonl"]
     assert io.BytesIO(members["logins/wtmpdb_wtmp.jsonl"]).read()
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_check_mode_walks_every_row_and_writes_nothing(tmp_path, layout):
+    root = _tree(tmp_path, layout)
+    writer = eb.BundleWriter(str(tmp_path / "out" / "b.tar.gz"), "ev", 1 << 20, 64 << 20, dry_run=True)
+    collector = col.Collector(writer, WINDOW[0], WINDOW[1], GROUPS, 5, root=root).collect()
+    writer.close(b"")
+    assert collector.log.commands == [] and not os.path.exists(str(tmp_path / "out"))
+    assert writer.estimate["auth"]["files"] >= 1 and writer.estimate["logins"]["files"] >= 1
