@@ -120,7 +120,7 @@ class AuthSummary:
         kind = event['event']
         self.by_event[kind] = self.by_event.get(kind, 0) + 1
         if kind in self.FAILURES and event.get('pid'):
-            self._connections({int(event['pid'])})
+            self._connections({b'%d' % int(event['pid'])})  # bytes, as the block path finds them
         self.first = epoch if self.first is None else min(self.first, epoch)
         self.last = epoch if self.last is None else max(self.last, epoch)
         if kind in self.FAILURES:
@@ -208,14 +208,13 @@ class AuthSummary:
         if span and not self.window.overlaps(*span):
             return
         if span and self.window.within(*span) and \
-                block.count(b' sshd[') + block.count(b' sshd-session[') == len(SSHD_HEADERS.findall(b'\n' + block)):
+                block.count(b' sshd') == len(SSHD_HEADERS.findall(b'\n' + block)):
             # Counted undecoded, in C, across blocks; each distinct key is decoded once.
-            found = FAST_MESSAGES.findall(block)
+            found = FAST_MESSAGES.findall(block)  # (pid, message) pairs
             if found:
-                self._connections(set(map(int, map(itemgetter(0), found))))
-                found = list(map(itemgetter(1), found))
-            self._raw.update(found)
-            self._raw_bytes += sum(map(len, found))  # an upper bound: repeats are counted again
+                self._connections(set(map(itemgetter(0), found)))
+                self._raw.update(map(itemgetter(1), found))
+                self._raw_bytes += len(block)  # an upper bound of the new keys' text
             if self._raw_bytes > self.RAW_BYTES:
                 self._raw_bytes = sum(map(len, self._raw))
             if len(self._raw) > self.RAW_LIMIT or self._raw_bytes > self.RAW_BYTES:
