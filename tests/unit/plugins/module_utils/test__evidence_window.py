@@ -1,5 +1,6 @@
 """The window: one test of "inside" for files, lines, audit records and command arguments."""
 
+import datetime
 import os
 
 import pytest
@@ -80,3 +81,14 @@ def test_parse_time(text, epoch):
 
 def test_iso_is_utc_with_z():
     assert win.iso(1796001453) == "2026-11-30T01:17:33Z" and win.iso(None) is None
+
+
+def test_ausearch_decodes_the_selection_in_utc():
+    # captured: `LC_ALL=C TZ=UTC ausearch -i --input audit.log` (the engine's environment) in the debian12 container
+    decoded = open(os.path.join(FIX, "audit", "ausearch-i.debian12.txt")).read()
+    selected = win.Window(0, 2e9).audit_lines(AUDIT)
+    assert decoded.count("type=DAEMON_") == len(selected) == 16
+    for line in selected:
+        epoch, serial = win.AUDIT_STAMP.search(line).group(1).decode(), line.split(b":")[1].split(b")")[0].decode()
+        stamp = datetime.datetime.fromtimestamp(float(epoch), datetime.timezone.utc)
+        assert "msg=audit(%s.%s:%s)" % (stamp.strftime("%m/%d/%y %H:%M:%S"), epoch.split(".")[1], serial) in decoded
