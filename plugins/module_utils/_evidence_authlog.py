@@ -27,7 +27,7 @@ from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_windo
 # through parse_line() and classify() (SLOW_LINES).  The two never select the same line.
 _TS = rb'(?P<ts>\d{4}-\d\d-\d\dT[0-9:.]+(?:Z|[+-]\d\d:?\d\d)|[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d)'
 _BIP = rb'([0-9A-Fa-f:.]+)'
-_SSHD = rb' sshd(?:-session)?\['  # OpenSSH 9.8 and later log a connection's failures as sshd-session[pid]
+_SSHD = rb' (?:sshd|sshd-session)\['  # OpenSSH 9.8 and later log a connection's failures as sshd-session[pid]
 FAST_LINES = re.compile(
     rb'^' + _TS + rb' \S+' + _SSHD + rb'(?P<pid>\d+)\]: (?:'
     rb'Failed (?:password|publickey|keyboard-interactive/pam|none) for (?P<fi>invalid user )?(?P<fu>.*?) from (?P<fip>[0-9A-Fa-f:.]+) port \d+'
@@ -108,8 +108,8 @@ class AuthSummary:
 
     def _connections(self, pids):
         """Count the connections (sshd pids) among pids not seen failing in the last generations."""
-        self.attempts += len(pids - self._conn_now - self._conn_before)
-        self._conn_now |= pids
+        self.attempts += len(pids.difference(self._conn_now, self._conn_before))
+        self._conn_now.update(pids)
         if len(self._conn_now) > self.CONN_GENERATION:
             self._conn_before, self._conn_now = self._conn_now, set()
 
