@@ -30,6 +30,7 @@ from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_readi
 from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_table import RECENT_DIRS
 from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_window import HostZone, iso
 
+
 def shadow_status(secret):
     """What a shadow password field says, without the hash: locked, empty (no password) or set."""
     if secret[:1] in ('!', '*'):

@@ -43,8 +43,6 @@ SA_MAGIC = 0xd596
 SA_FILE_MAGIC = struct.Struct('<HHBBBBII3I48x')
 
 
-
-
 def cstr(raw):
     """A NUL-terminated C char array as text, never failing on bad bytes."""
     return raw.split(b'\0', 1)[0].decode('utf-8', 'backslashreplace')
