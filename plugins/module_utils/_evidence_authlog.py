@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: quietnode maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Parse authentication log lines of both families into events.
+"""Authentication events of a window, counted from whole blocks of log at C speed.
 
 Debian writes /var/log/auth.log (RFC 3339 stamps since bookworm's rsyslog,
 classic "Mmm dd hh:mm:ss" before); EL writes /var/log/secure in the classic
@@ -12,158 +12,14 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import calendar
 import collections
-import datetime
 import re
-import time
+from operator import itemgetter
 
-UTC = datetime.timezone.utc
-MONTHS = dict((m, i + 1) for i, m in enumerate('Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec'.split()))
-
-RFC3339 = re.compile(
-    r'^(?P<ts>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d))\s+(?P<host>\S+)\s+'
-    r'(?P<prog>[^\s\[:]+)(?:\[(?P<pid>\d+)\])?:\s?(?P<msg>.*)$')
-CLASSIC = re.compile(
-    r'^(?P<mon>[A-Z][a-z]{2})\s+(?P<day>\d{1,2})\s+(?P<hms>\d\d:\d\d:\d\d)\s+(?P<host>\S+)\s+'
-    r'(?P<prog>[^\s\[:]+)(?:\[(?P<pid>\d+)\])?:\s?(?P<msg>.*)$')
-
-_IP = r'(?P<ip>[0-9A-Fa-f:.]+)'
-_PORT = r'(?: port (?P<port>\d+))?'
-# sshd writes the port in every failure it logs; requiring it keeps a user name such as
-# "x from f" from being read as the address (the fast block patterns require it too).
-_PORT_ALWAYS = r' port (?P<port>\d+)'
-# Order matters: the first pattern that matches names the event.
-AUTH_PATTERNS = [
-    ('failed_password', re.compile(r'^Failed (?P<method>password|publickey|keyboard-interactive/pam|none) for '
-                                   r'(?P<invalid>invalid user )?(?P<user>.*?) from ' + _IP + _PORT_ALWAYS)),
-    ('accepted', re.compile(r'^Accepted (?P<method>\S+) for (?P<user>\S+) from ' + _IP + _PORT)),
-    ('invalid_user', re.compile(r'^Invalid user (?P<user>.*?) from ' + _IP + _PORT_ALWAYS)),
-    ('max_attempts', re.compile(r'^error: maximum authentication attempts exceeded for '
-                                r'(?P<invalid>invalid user )?(?P<user>.*?) from ' + _IP + _PORT)),
-    ('preauth_close', re.compile(r'^(?:Connection closed|Disconnected) (?:by|from) (?:(?P<invalid>invalid user )|authenticating user |user )?'
-                                 r'(?:(?P<user>\S+) )?' + _IP + _PORT_ALWAYS + r' \[preauth\]')),
-    ('preauth_disconnect', re.compile(r'^Received disconnect from ' + _IP + _PORT + r':.*\[preauth\]')),
-    ('no_identification', re.compile(r'^Did not receive identification string from ' + _IP + _PORT)),
-    ('pam_failure', re.compile(r'^pam_unix\((?P<service>[^:]+):auth\): authentication failure;.*?'
-                               r'(?:rhost=(?P<ip>\S*))?(?:\s+user=(?P<user>\S+))?\s*$')),
-    ('session_opened', re.compile(r'^pam_unix\((?P<service>[^:]+):session\): session opened for user '
-                                  r'(?P<user>[^\s(]+)')),
-    ('sudo', re.compile(r'^\s*(?P<user>\S+) : .*?USER=(?P<target>\S+) ; COMMAND=(?P<command>.*)$')),
-]
-
-
-RFC3339_TIME = re.compile(r'(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?(?:Z|([+-])(\d\d):?(\d\d))$')
-
-
-_LAST = ['', 0.0, '']  # logs repeat the same second for many lines: reuse the last conversion
-
-
-def _rfc3339(ts):
-    if ts[:19] == _LAST[0] and len(ts) >= 20 and ts[19] in '.Z+-':
-        base = _LAST[1]
-        rest = ts[19:]
-        if rest[:1] == '.':
-            digits = rest[1:].split('+', 1)[0].split('-', 1)[0].rstrip('Z')
-            if rest[len(digits) + 1:] == _LAST[2]:
-                return base + int(digits[:6].ljust(6, '0')) / 1e6
-        elif rest == _LAST[2]:
-            return base
-    m = RFC3339_TIME.match(ts)
-    if not m:
-        return None
-    y, mo, d, h, mi, sec, frac, sign, oh, om = m.groups()
-    epoch = calendar.timegm((int(y), int(mo), int(d), int(h), int(mi), int(sec)))
-    if frac:
-        epoch += int(frac[:6].ljust(6, '0')) / 1e6
-    if sign:
-        offset = int(oh) * 3600 + int(om) * 60
-        epoch += -offset if sign == '+' else offset
-    if not frac:
-        _LAST[:] = [ts[:19], epoch, ts[19:]]
-    else:
-        _LAST[:] = [ts[:19], epoch - int(frac[:6].ljust(6, '0')) / 1e6, ts[20 + len(frac):]]
-    return epoch
-
-
-def _classic(mon, day, hms, ref):
-    h, mi, sec = (int(x) for x in hms.split(':'))
-    year = time.gmtime(ref).tm_year
-    for candidate in (year, year - 1):
-        try:
-            datetime.date(candidate, MONTHS[mon], int(day))
-        except ValueError:
-            continue  # 29 February in a common year
-        epoch = calendar.timegm((candidate, MONTHS[mon], int(day), h, mi, sec))
-        if epoch <= ref + 86400:
-            return float(epoch)
-    return None
-
-
-def parse_timestamp(text, ref):
-    """RFC 3339 or classic syslog time as epoch seconds.
-
-    Classic stamps carry no year or zone: they are read as UTC in the year of
-    ref (the file's mtime), or the year before when that would put them after ref.
-    """
-    m = RFC3339.match(text)
-    if m:
-        return _rfc3339(m.group('ts'))
-    m = CLASSIC.match(text)
-    if m:
-        return _classic(m.group('mon'), m.group('day'), m.group('hms'), ref)
-    return None
-
-
-def parse_line(line, ref):
-    """Split one syslog line into time, host, program, pid and message; None if it is not syslog."""
-    m = RFC3339.match(line)
-    if m:
-        epoch = _rfc3339(m.group('ts'))
-    else:
-        m = CLASSIC.match(line)
-        if not m:
-            return None
-        epoch = _classic(m.group('mon'), m.group('day'), m.group('hms'), ref)
-    pid = m.group('pid')
-    return {'epoch': epoch, 'host': m.group('host'), 'prog': m.group('prog'),
-            'pid': int(pid) if pid else None, 'msg': m.group('msg')}
-
-
-def classify(prog, msg):
-    """Name the authentication event in a message, with its user, address and port; None if none."""
-    prog = prog.lower()
-    for kind, rx in AUTH_PATTERNS:
-        if kind == 'sudo' and prog != 'sudo':
-            continue
-        m = rx.match(msg)
-        if m:
-            groups = m.groupdict()
-            event = {'event': kind}
-            for key in ('user', 'ip', 'port', 'method', 'service', 'target', 'command'):
-                if groups.get(key):
-                    event[key] = int(groups[key]) if key == 'port' else groups[key]
-            if groups.get('invalid'):
-                event['invalid_user'] = True
-            return event
-    return None
-
-
-def journal_event(entry):
-    """Classify a journal entry (dict from journalctl -o json); None if it is not an auth event."""
-    msg = entry.get('MESSAGE')
-    if not isinstance(msg, str):
-        return None
-    prog = entry.get('SYSLOG_IDENTIFIER') or entry.get('_COMM') or ''
-    event = classify(prog, msg)
-    if event is None:
-        return None
-    try:
-        epoch = int(entry.get('__REALTIME_TIMESTAMP', '0')) / 1e6
-    except ValueError:
-        epoch = None
-    event.update({'epoch': epoch, 'prog': prog, 'pid': entry.get('_PID'), 'source': 'journal'})
-    return event
+from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_syslog import (  # pylint: disable=unused-import  # re-exported
+    _LAST, AUTH_PATTERNS, UTC_ZONE, _classic, _rfc3339, classify, journal_event, parse_line, parse_timestamp,
+)
+from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_window import Window, iso
 
 
 # Fast path for the lines an attack floods a log with: one C-level scan of a whole block
@@ -171,17 +27,18 @@ def journal_event(entry):
 # through parse_line() and classify() (SLOW_LINES).  The two never select the same line.
 _TS = rb'(?P<ts>\d{4}-\d\d-\d\dT[0-9:.]+(?:Z|[+-]\d\d:?\d\d)|[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d)'
 _BIP = rb'([0-9A-Fa-f:.]+)'
+_SSHD = rb' (?:sshd|sshd-session)\['  # OpenSSH 9.8 and later log a connection's failures as sshd-session[pid]
 FAST_LINES = re.compile(
-    rb'^' + _TS + rb' \S+ sshd\[\d+\]: (?:'
+    rb'^' + _TS + rb' \S+' + _SSHD + rb'(?P<pid>\d+)\]: (?:'
     rb'Failed (?:password|publickey|keyboard-interactive/pam|none) for (?P<fi>invalid user )?(?P<fu>.*?) from (?P<fip>[0-9A-Fa-f:.]+) port \d+'
     rb'|Invalid user (?P<iu>.*?) from (?P<iip>[0-9A-Fa-f:.]+) port \d+'
     rb'|(?:Connection closed|Disconnected) (?:by|from) (?:(?P<ci>invalid user )|authenticating user |user )?'
     rb'(?:(?P<cu>\S+) )?(?P<cip>[0-9A-Fa-f:.]+) port \d+ \[preauth\])', re.M)
 # In a block wholly inside the window only counts matter. One pattern that begins with a
-# literal (searched at C speed) yields each failure's message without its port, so a botnet's
-# repeated (kind, user, address) lines collapse into one key, decoded once by FAST_DECODE.
+# literal (searched at C speed) yields each failure's pid and its message without the port, so a
+# botnet's repeated (kind, user, address) lines collapse into one key, decoded once by FAST_DECODE.
 FAST_MESSAGES = re.compile(
-    rb' sshd\[\d+\]: ('
+    _SSHD + rb'(\d+)\]: ('
     rb'Failed (?:password|publickey|keyboard-interactive/pam|none) for .*? from [0-9A-Fa-f:.]+(?= port \d)'
     rb'|Invalid user .*? from [0-9A-Fa-f:.]+(?= port \d)'
     rb'|(?:Connection closed|Disconnected) (?:by|from) (?:invalid user |authenticating user |user )?(?:\S+ )?'
@@ -190,10 +47,10 @@ FAST_DECODE = re.compile(
     r'^(?:Failed \S+ for (?:invalid user )?(?P<fu>.*?) from (?P<fip>[0-9A-Fa-f:.]+)'
     r'|Invalid user (?P<iu>.*?) from (?P<iip>[0-9A-Fa-f:.]+)'
     r'|(?:Connection closed|Disconnected) (?:by|from) (?:invalid user |authenticating user |user )?'
-    r'(?:(?P<cu>\S+) )?(?P<cip>[0-9A-Fa-f:.]+))$', re.S)
+    r'(?:(?P<cu>\S+) )?(?P<cip>[0-9A-Fa-f:.]+))$', re.S | re.A)
 # The fast patterns may only count sshd's own lines: when " sshd[" appears anywhere else in a
 # block (inside another program's message), the block takes the exact line-by-line path.
-SSHD_HEADERS = re.compile(rb'\n' + _TS.replace(b'(?P<ts>', b'(?:') + rb' \S+ sshd\[')
+SSHD_HEADERS = re.compile(rb'\n' + _TS.replace(b'(?P<ts>', b'(?:') + rb' \S+' + _SSHD)
 SLOW_WORDS = re.compile(rb'Accepted |COMMAND=|session opened|maximum authentication|Received disconnect|'
                         rb'Did not receive|authentication failure')
 # In a block wholly inside the window, session openings (a cron job's every run) are only counted.
@@ -224,10 +81,20 @@ class AuthSummary:
 
     MAX_KEYS = 20000  # distinct addresses or users counted exactly; beyond, the rarest are dropped
 
-    def __init__(self, since, until, keep=200):
+    # A connection's lines lie close together: a pid is looked up among the last two
+    # generations of this many connections, so a pid the kernel reuses later counts again.
+    CONN_GENERATION = 4096
+
+    def __init__(self, since, until, keep=200, zone=UTC_ZONE):
         self.since = since
         self.until = until
+        self.window = Window(since, until)
         self.keep = keep
+        self.zone = zone
+        self.years = set()  # years assumed for classic stamps
+        self.covered_from = None  # time of the earliest line seen, in or before the window
+        self.attempts = 0
+        self._conn_now, self._conn_before = set(), set()
         self.by_event = {}
         self.failures_by_ip = {}
         self.failures_by_user = {}
@@ -239,12 +106,21 @@ class AuthSummary:
         self._raw = collections.Counter()  # undecoded fast-path messages, folded in by _fold()
         self._raw_bytes = 0
 
+    def _connections(self, pids):
+        """Count the connections (sshd pids) among pids not seen failing in the last generations."""
+        self.attempts += len(pids.difference(self._conn_now, self._conn_before))
+        self._conn_now.update(pids)
+        if len(self._conn_now) > self.CONN_GENERATION:
+            self._conn_before, self._conn_now = self._conn_now, set()
+
     def add(self, event):
         epoch = event.get('epoch')
-        if epoch is None or epoch < self.since or epoch > self.until:
+        if not self.window.contains(epoch):
             return
         kind = event['event']
         self.by_event[kind] = self.by_event.get(kind, 0) + 1
+        if kind in self.FAILURES and event.get('pid'):
+            self._connections({b'%d' % int(event['pid'])})  # bytes, as the block path finds them
         self.first = epoch if self.first is None else min(self.first, epoch)
         self.last = epoch if self.last is None else max(self.last, epoch)
         if kind in self.FAILURES:
@@ -274,7 +150,7 @@ class AuthSummary:
                 line = raw.decode('utf-8', 'replace')
             else:
                 line = raw
-            parsed = parse_line(line.rstrip('\n'), ref)
+            parsed = parse_line(line.rstrip('\n'), ref, self.zone, self.years)
             if not parsed:
                 continue
             event = classify(parsed['prog'], parsed['msg'])
@@ -289,10 +165,12 @@ class AuthSummary:
 
     def _block_span(self, block, ref):
         """Times of the first and last lines of a block, or None when either is not a syslog line."""
-        first = parse_line(block[:200].split(b'\n', 1)[0].decode('utf-8', 'replace'), ref)
-        last = parse_line(block[block.rfind(b'\n') + 1:][:200].decode('utf-8', 'replace'), ref)
+        first = parse_line(block[:200].split(b'\n', 1)[0].decode('utf-8', 'replace'), ref, self.zone, self.years)
+        last = parse_line(block[block.rfind(b'\n') + 1:][:200].decode('utf-8', 'replace'), ref, self.zone, self.years)
         if not first or not last or first['epoch'] is None or last['epoch'] is None:
             return None
+        if self.covered_from is None or first['epoch'] < self.covered_from:
+            self.covered_from = first['epoch']
         return first['epoch'], last['epoch']
 
     # Distinct messages held undecoded before they are folded into the counts (about 150 bytes
@@ -327,14 +205,16 @@ class AuthSummary:
         one side of the window is skipped, and one wholly inside it is only counted.
         """
         span = self._block_span(block, ref)
-        if span and (span[1] < self.since or span[0] > self.until):
+        if span and not self.window.overlaps(*span):
             return
-        if span and self.since <= span[0] <= span[1] <= self.until and \
-                block.count(b' sshd[') == len(SSHD_HEADERS.findall(b'\n' + block)):
+        if span and self.window.within(*span) and \
+                block.count(b' sshd') == len(SSHD_HEADERS.findall(b'\n' + block)):
             # Counted undecoded, in C, across blocks; each distinct key is decoded once.
-            found = FAST_MESSAGES.findall(block)
-            self._raw.update(found)
-            self._raw_bytes += sum(map(len, found))  # an upper bound: repeats are counted again
+            found = FAST_MESSAGES.findall(block)  # (pid, message) pairs
+            if found:
+                self._connections(set(map(itemgetter(0), found)))
+                self._raw.update(map(itemgetter(1), found))
+                self._raw_bytes += len(block)  # an upper bound of the new keys' text
             if self._raw_bytes > self.RAW_BYTES:
                 self._raw_bytes = sum(map(len, self._raw))
             if len(self._raw) > self.RAW_LIMIT or self._raw_bytes > self.RAW_BYTES:
@@ -349,7 +229,7 @@ class AuthSummary:
             return
         for m in FAST_LINES.finditer(block):
             ts = m.group('ts').decode('ascii')
-            epoch = _rfc3339(ts) if ts[0].isdigit() else _classic(ts[:3], ts[4:6].strip(), ts[7:], ref)
+            epoch = _rfc3339(ts) if ts[0].isdigit() else _classic(ts[:3], ts[4:6].strip(), ts[7:], ref, self.zone, self.years)
             if m.group('fu') is not None:
                 event = {'event': 'failed_password', 'user': m.group('fu'), 'ip': m.group('fip')}
             elif m.group('iu') is not None:
@@ -360,6 +240,7 @@ class AuthSummary:
                 if event[key] is not None:
                     event[key] = event[key].decode('utf-8', 'replace')
             event['epoch'] = epoch
+            event['pid'] = int(m.group('pid'))
             self.add(event)
         self.add_lines(lines_with(SLOW_WORDS, block), ref, source)
 
@@ -371,4 +252,36 @@ class AuthSummary:
         return {'by_event': self.by_event, 'failures_by_ip': top(self.failures_by_ip),
                 'failures_by_user': top(self.failures_by_user), 'accepted': self.accepted,
                 'privileged': self.privileged, 'first_epoch': self.first, 'last_epoch': self.last,
-                'approximate': self.pruned > 0}
+                'approximate': self.pruned > 0,
+                # attempts: sshd connections (one pid each) with a failure; lines: every failure line
+                'failed_attempts': self.attempts,
+                'failure_lines': sum(self.by_event.get(kind, 0) for kind in self.FAILURES),
+                'classic_stamps': {'zone': self.zone.name, 'years_assumed': sorted(self.years)}}
+
+
+def one_source(text, journal, journal_from, since):
+    """The summary of one source, so an event rsyslog copied from the journal counts once.
+
+    The journal is preferred (UTC stamps, pids, no copy lost to rate limits) unless the text
+    logs reach further back into the window (a volatile or rotated journal).  journal_from is
+    the time of the journal's oldest entry on disk, from its file headers.
+    """
+    results = {'journal': journal.result(), 'text logs': text.result()}
+    has = dict((name, bool(r['by_event'])) for name, r in results.items())
+    text_from = text.covered_from
+    if has['journal'] and has['text logs']:
+        later = journal_from is not None and journal_from > since and text_from is not None and text_from < journal_from
+        chosen = 'text logs' if later else 'journal'
+        reason = ('the journal starts at %s, after the text logs: it was rotated or is volatile' % iso(journal_from)
+                  if later else 'both hold the events; the journal reaches as far back into the window')
+    elif has['text logs']:
+        chosen, reason = 'text logs', 'only the text logs hold authentication events'
+    else:
+        chosen = 'journal'
+        reason = 'only the journal holds authentication events' if has['journal'] else 'no authentication events'
+    out = dict(results[chosen])
+    out['source'] = chosen
+    out['source_reason'] = reason
+    out['other_source'] = dict((name, {'failed_attempts': r['failed_attempts'], 'failure_lines': r['failure_lines'],
+                                       'by_event': r['by_event']}) for name, r in results.items() if name != chosen)
+    return out

@@ -13,7 +13,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import datetime
 import errno
 import os
 import socket
@@ -21,12 +20,13 @@ import struct
 
 from urllib.parse import quote
 
+from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_window import UTC, Window, iso  # pylint: disable=unused-import  # UTC re-exported
+
 try:
     import sqlite3
 except ImportError:  # some minimal Python builds leave it out
     sqlite3 = None
 
-UTC = datetime.timezone.utc
 
 UTMP = struct.Struct('<h2xi32s4s32s256shhii i16s20x'.replace(' ', ''))
 LASTLOG = struct.Struct('<i32s256s')
@@ -41,16 +41,6 @@ ACCT_FLAGS = ((0x01, 'F'), (0x02, 'S'), (0x08, 'D'), (0x10, 'X'))
 
 SA_MAGIC = 0xd596
 SA_FILE_MAGIC = struct.Struct('<HHBBBBII3I48x')
-
-
-def iso(ts):
-    """Seconds since the epoch as an ISO 8601 UTC string, or None."""
-    if ts is None:
-        return None
-    try:
-        return datetime.datetime.fromtimestamp(ts, UTC).isoformat().replace('+00:00', 'Z')
-    except (OverflowError, OSError, ValueError):
-        return None
 
 
 def cstr(raw):
@@ -217,6 +207,7 @@ class AcctSummary:
     def __init__(self, since, until, top=50):
         self.since = since
         self.until = until
+        self.window = Window(since, until)
         self.top = top
         self.groups = {}
         self.heaviest = []
@@ -226,7 +217,7 @@ class AcctSummary:
         if 'error' in rec:
             self.errors += 1
             return
-        if rec['end_epoch'] < self.since or rec['btime'] > self.until:
+        if not self.window.overlaps(rec['btime'], rec['end_epoch']):
             return
         self.total += 1
         cpu = rec['user_s'] + rec['sys_s']

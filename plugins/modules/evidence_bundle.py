@@ -26,13 +26,31 @@ description:
     changed-while-read flags, error), C(collection.log) (UTC timestamps, time zone and kernel clock state,
     every command with exit code and duration) and C(summary/readiness.json), which lists the recorders that
     were off or missing. The bundle's own SHA-256 is returned and written next to it as C(<bundle>.sha256).
+  - What is collected is one table of artifacts (path or command, group, platform family, window filter, decoder),
+    walked in order of volatility; paths differ between the Debian and EL families only in that table.
   - The journal for the window is exported with the host's own C(journalctl -o json --utc) (one JSON object per line,
     readable with C(jq) and with every field kept); sysstat files written in the window are exported with C(sadf -j)
-    (times in UTC) beside the raw files; audit records for the window come from C(ausearch -i) beside the raw logs.
-  - Authentication events from the auth logs and the journal are summarised in C(summary/auth_events.json)
-    (failures by source address and user, accepted logins, sudo commands); process accounting in C(acct/summary.json).
+    (times in UTC) beside the raw files.
+  - Audit records are chosen by their own epoch stamps (C(msg=audit(1764460840.123:456))) from the raw audit logs, and
+    only that selection is decoded by C(ausearch -i --input) into C(audit/ausearch.txt); no date is passed to ausearch,
+    whose C(--start) reads the host's local time in the locale's date format. A non-zero exit code, or no output for
+    records that exist in the window, is an error in the manifest and in C(summary/readiness.json).
+  - Authentication events are summarised in C(summary/auth_events.json) (failures by source address and user, accepted
+    logins, sudo commands) from one source, named in C(source) - the journal, or the text logs (C(auth.log), C(secure))
+    when they reach further back, so an event rsyslog copied from the journal counts once; the other source's counts
+    are in C(other_source). C(sshd) and C(sshd-session) (OpenSSH 9.8 and later) lines both count. C(failed_attempts)
+    counts connections (sshd process ids) with a failure, C(failure_lines) the lines. Classic syslog stamps
+    (C(Nov 29 23:20:40)) are read in the host's zone (C(/etc/localtime)), recorded with the assumed year in
+    C(classic_stamps); RFC 3339 stamps keep their offset. Process accounting is summarised in C(acct/summary.json).
     The summary assumes a log written in time order, so blocks of lines whose first and last times lie outside the
     window are not parsed (the raw logs are stored whole).
+  - "Bundle layout (format version 2, in C(summary/bundle.json)): C(<name>/manifest.jsonl), C(<name>/collection.log),
+    C(files/<absolute path>) for every stored file, C(summary/readiness.json), C(summary/auth_events.json),
+    C(summary/bundle.json), C(live/*) (processes, flagged processes, sockets, C(exe/<pid>.bin)), C(firewall/*.txt),
+    C(journal/journal.json), C(sysstat/headers.json) and C(sysstat/saDD.json), C(acct/summary.json),
+    C(audit/ausearch.txt), C(logins/*.jsonl), C(cron/timer_last_runs.json), C(cron/systemctl_list_timers.txt),
+    C(ssh/sshd_T.txt), C(accounts/shadow_summary.json), C(recent/changed_files.jsonl), C(integrity/*.txt).
+    Version 2 keeps every member name of version 1 and adds C(summary/bundle.json)."
   - Login records are decoded by the module's own parsers into C(logins/*.jsonl) - wtmp, btmp and lastlog, and on
     Debian 13 and later the SQLite databases of wtmpdb and lastlog2, opened read-only and immutable so that nothing
     is written beside them.
@@ -107,7 +125,8 @@ attributes:
 notes:
   - Run as root to read every log; files that cannot be read are recorded in the manifest as errors.
   - Symlinks are recorded, never followed; FIFOs, sockets and devices are recorded, never opened.
-  - Password hashes are not collected; C(accounts/shadow_summary.json) says only whether each password is set or locked.
+  - Password hashes are not collected; C(accounts/shadow_summary.json) says only whether each password is C(set),
+    C(empty) (no password needed) or C(locked) (C(!), C(!!), C(*) or a C(!)-prefixed hash).
 """
 
 EXAMPLES = r"""
@@ -170,7 +189,7 @@ errors:
   returned: unless O(verify) is given
   type: int
 readiness:
-  description: Each evidence recorder with its status (on, off, volatile, missing) and a detail.
+  description: Each evidence recorder with its status (on, off, volatile, missing, error) and a detail.
   returned: unless O(verify) is given
   type: list
   elements: dict
@@ -199,7 +218,7 @@ from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_bundl
 from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_collect import (
     GROUPS, Collector, bundle_name, parse_time,
 )
-from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_records import iso
+from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_window import iso
 
 
 def run_verify(module):

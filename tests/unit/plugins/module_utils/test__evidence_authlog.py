@@ -1,11 +1,13 @@
 """Authentication log lines of both families (Debian auth.log, EL secure) and journal entries."""
 
+import json
 import os
 
 import pytest
 from hypothesis import given, settings, strategies as st
 
 from ansible_collections.quietnode.baseline.plugins.module_utils import _evidence_authlog as auth
+from ansible_collections.quietnode.baseline.plugins.module_utils import _evidence_window as win
 
 FIX = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "evidence")
 REF = 1795330918  # 2026-11-22T07:01:58Z, the fixtures' mtime
@@ -215,3 +217,87 @@ def test_block_counts_equal_line_counts_whatever_the_user_names(rows):
     by_line.add_lines(lines, REF, "x")
     by_block.add_block(b"\n".join(lines), REF, "x")
     assert _comparable(by_block.result()) == _comparable(by_line.result())
+
+
+# -- captured in the quietnode/debian12 and debian13 containers: real sshd, ssh with SSH_ASKPASS,
+# three connections as an unknown user (one password each), two as a known user with one password
+# and one with three; rsyslog copies every journal entry into auth.log.
+AUTH = os.path.join(FIX, "auth")
+
+
+def _text(name, zone=auth.UTC_ZONE, window=(0, 2e9), block=True):
+    summary = auth.AuthSummary(*window, zone=zone)
+    data = open(os.path.join(AUTH, name), "rb").read().rstrip(b"\n")
+    if block:
+        summary.add_block(data, 1796001500, name)
+    else:
+        summary.add_lines(data.split(b"\n"), 1796001500, name)
+    return summary
+
+
+def _journal(name, window=(0, 2e9)):
+    summary = auth.AuthSummary(*window)
+    for line in open(os.path.join(AUTH, name)):
+        event = auth.journal_event(json.loads(line))
+        if event:
+            summary.add(event)
+    return summary
+
+
+@pytest.mark.parametrize("name", ["auth.log.debian12", "auth.log.debian13", "journal.debian12.json",
+                                  "journal.debian13.json"])
+@pytest.mark.parametrize("block", [True, False], ids=["block", "line"])
+def test_attempts_are_connections_and_lines_are_lines(name, block):
+    summary = _journal(name) if name.startswith("journal") else _text(name, block=block)
+    result = summary.result()
+    # 6 connections; each logs pam failure, Failed password and Connection closed, the unknown user also "Invalid user"
+    assert (result["failed_attempts"], result["failure_lines"]) == (6, 23)
+    assert result["by_event"]["failed_password"] == 8 and result["by_event"]["invalid_user"] == 3
+
+
+def test_sshd_session_lines_take_the_fast_block_path():
+    # OpenSSH 10 (Debian 13): every failure comes from sshd-session[pid]; the block is counted in C
+    data = open(os.path.join(AUTH, "auth.log.debian13"), "rb").read()
+    assert data.count(b" sshd-session[") == 27 and data.count(b" sshd[") == 3
+    assert len(auth.FAST_MESSAGES.findall(data)) == 17  # 8 Failed, 3 Invalid user, 6 Connection closed
+
+
+def test_one_source_counts_an_rsyslog_copy_once():
+    text, journal = _text("auth.log.debian13"), _journal("journal.debian13.json")
+    both = auth.one_source(text, journal, journal_from=1796001287.0, since=1796001000.0)
+    assert both["source"] == "journal" and both["failed_attempts"] == 6 and both["failure_lines"] == 23
+    assert both["other_source"]["text logs"]["failed_attempts"] == 6
+
+
+def test_one_source_prefers_the_text_logs_when_the_journal_starts_later():
+    text, journal = _text("auth.log.debian13"), _journal("journal.debian13.json")
+    # a journal that begins after the text log's first line (rotated, or volatile since a reboot)
+    both = auth.one_source(text, journal, journal_from=1796001420.0, since=1796001000.0)
+    assert both["source"] == "text logs" and "2026-11-30T01:17:00Z" in both["source_reason"]
+
+
+def test_one_source_with_only_one_source():
+    empty = auth.AuthSummary(0, 2e9)
+    assert auth.one_source(_text("auth.log.debian12"), empty, None, 0)["source"] == "text logs"
+    assert auth.one_source(empty, _journal("journal.debian12.json"), None, 0)["source"] == "journal"
+
+
+def test_classic_stamps_in_new_york_agree_with_the_journal():
+    # rsyslog in the traditional format on a host in America/New_York, rsyslogd under LANG=de_DE.UTF-8:
+    # month names stay English and the wall-clock times read in the host's zone match the journal's UTC
+    zone = win.HostZone(os.path.join(FIX, "trees", "debian12"))
+    text = _text("auth.log.debian12-new_york-de_DE", zone=zone).result()
+    journal = _journal("journal.debian12-new_york.json").result()
+    assert (text["failed_attempts"], text["failure_lines"]) == (journal["failed_attempts"], journal["failure_lines"]) == (2, 8)
+    assert int(journal["first_epoch"]) == text["first_epoch"] == 1796001453
+    assert int(journal["last_epoch"]) == text["last_epoch"]
+    assert text["classic_stamps"] == {"zone": "America/New_York", "years_assumed": [2026]}
+    as_utc = _text("auth.log.debian12-new_york-de_DE").result()
+    assert text["first_epoch"] - as_utc["first_epoch"] == 5 * 3600  # read as UTC they were five hours early
+
+
+def test_window_edges_apply_to_classic_local_stamps():
+    zone = win.HostZone(os.path.join(FIX, "trees", "debian12"))
+    # the window opens at 01:17:38Z: the first connection (01:17:33-36Z) is out, the second (from 01:17:37Z) is in
+    late = _text("auth.log.debian12-new_york-de_DE", zone=zone, window=(1796001457, 2e9)).result()
+    assert late["failed_attempts"] == 1 and late["by_event"].get("invalid_user") is None

@@ -6,6 +6,7 @@ so open() genuinely fails with EACCES.  A vanished file is a name that is
 deleted before it is collected.
 """
 
+import base64
 import gzip
 import hashlib
 import io
@@ -173,7 +174,7 @@ def test_non_utf8_name_round_trips(tmp_path):
     out, sha = _bundle(tmp_path, lambda w: w.add_tree(str(tmp_path), "t", match=lambda n: n.endswith(".log")))
     _members, manifest = _read(out)
     (entry,) = [m for m in manifest.values() if "path_b64" in m]
-    assert eb.base64.b64decode(entry["path_b64"]) == raw
+    assert base64.b64decode(entry["path_b64"]) == raw
     with tarfile.open(out, "r:gz", encoding="utf-8", errors="surrogateescape") as tar:
         assert os.fsencode(entry["arcname"][len("ev/files"):]) == raw or tar.getmember(entry["arcname"])
     assert eb.verify_bundle(out, sha)["ok"]

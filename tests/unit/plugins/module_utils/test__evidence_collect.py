@@ -137,3 +137,30 @@ def test_clock_state_reports_zone_and_kernel_clock():
 
 def test_bundle_name_is_host_and_utc_stamp():
     assert col.bundle_name("web1.example.org", NOW) == ("evidence-web1-20261122T070158Z", "20261122T070158Z")
+
+
+def test_a_failing_command_is_an_error_in_the_manifest(tmp_path):
+    writer, collector = _collector(tmp_path, [])
+    assert collector.engine.run("x.txt", ["sh", "-c", "echo 'Error parsing start date' >&2; exit 1"], "audit") == 1
+    assert collector.engine.last_error == "exit code 1: Error parsing start date"
+    writer.close(b"")
+    manifest = _manifest(tmp_path)
+    assert manifest["x.txt"]["error"] == "exit code 1: Error parsing start date"
+
+
+def test_a_silent_command_is_an_error_when_the_check_says_so(tmp_path):
+    writer, collector = _collector(tmp_path, [])
+    check = lambda rc, written: None if written else "printed nothing"  # noqa: E731
+    collector.engine.run("quiet.txt", ["true"], "audit", check=check)
+    collector.engine.run("loud.txt", ["echo", "type=DAEMON_START"], "audit", check=check)
+    writer.close(b"")
+    manifest = _manifest(tmp_path)
+    assert manifest["quiet.txt"]["error"] == "printed nothing" and manifest["loud.txt"]["error"] is None
+
+
+def _manifest(tmp_path):
+    import json
+    import tarfile
+    with tarfile.open(str(tmp_path / "b.tar.gz")) as tar:
+        data = tar.extractfile("ev/manifest.jsonl").read()
+    return dict((row["path"], row) for row in map(json.loads, data.splitlines()))

@@ -1,0 +1,108 @@
+# -*- coding: utf-8 -*-
+# Copyright: quietnode maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Readiness verdicts: which recorders were on, off or missing, judged from what collection observed.
+
+Each judge takes the observations (a plain dict, so tests can give any) and returns
+(status, detail), or None when its group was not collected.  Status is one of on,
+off, volatile, missing, error.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_window import iso
+
+
+def fail2ban(obs):
+    if obs.get('fail2ban_socket'):
+        return 'on', 'fail2ban server socket present'
+    return 'off', 'no fail2ban server socket'
+
+
+def auth_log(obs):
+    if obs.get('auth_logs'):
+        return 'on', ', '.join(obs['auth_logs'])
+    return 'missing', 'no /var/log/auth.log or /var/log/secure: authentication is only in the journal'
+
+
+def journal(obs):
+    if obs.get('journal_var'):
+        detail = 'persistent journal in /var/log/journal'
+        status = 'on'
+    elif obs.get('journal_run'):
+        detail, status = 'journal only in /run/log/journal: lost at every reboot', 'volatile'
+    else:
+        return 'missing', 'no journal files'
+    head = obs.get('journal_head')
+    return status, '%s; oldest entry %s' % (detail, iso(int(head)) if head else 'unknown')
+
+
+def sysstat(obs):
+    files, used, enabled = obs.get('sa_files', []), obs.get('sa_in_window', 0), obs.get('sysstat_enabled')
+    if not files:
+        return 'missing', 'no sa files in /var/log/sysstat or /var/log/sa'
+    if not used:
+        return 'off', 'sa files exist but none was written in the window'
+    return ('on' if enabled is not False else 'off'), 'sa files in window: %d; ENABLED=%s' % (used, enabled)
+
+
+def acct(obs):
+    current = [p for p in obs.get('pacct', []) if p.endswith('/pacct')]
+    if not current:
+        return 'missing', 'no pacct file: install acct (Debian) or psacct (EL)'
+    if not obs.get('pacct_in_window'):
+        return 'off', 'pacct not written in the window'
+    return 'on', ', '.join(current)
+
+
+def auditd(obs):
+    logs, records, ausearch = obs.get('audit_logs', []), obs.get('audit_records_in_window', 0), obs.get('ausearch')
+    if ausearch not in (None, 'ok', 'not present'):
+        return 'error', '%s; the raw audit logs are in the bundle' % ausearch
+    if obs.get('auditd_running'):
+        status, detail = 'on', 'auditd running'
+    elif logs:
+        status, detail = 'off', 'auditd not running (a container cannot run it)'
+    else:
+        return 'missing', 'no /var/log/audit/audit.log: auditd is not installed or never wrote a log'
+    detail += '; audit logs: %d; records in the window: %d' % (len(logs), records)
+    if records and ausearch == 'not present':
+        detail += '; ausearch not present: raw records only'
+    return status, detail
+
+
+JUDGES = (
+    ('fail2ban', 'firewall', fail2ban),
+    ('auth log', 'auth', auth_log),
+    ('journal', 'journal', journal),
+    ('sysstat', 'sysstat', sysstat),
+    ('process accounting', 'acct', acct),
+    ('auditd', 'audit', auditd),
+)
+
+
+def verdicts(obs, groups):
+    out = []
+    for recorder, group, judge in JUDGES:
+        if group in groups:
+            status, detail = judge(obs)
+            out.append({'recorder': recorder, 'status': status, 'detail': detail})
+    return out
+
+
+JOURNAL_HEAD = 184  # head_entry_realtime in a journal file's header (systemd's JOURNAL_FILE_FORMAT)
+
+
+def journal_head(path):
+    """The time of a journal file's oldest entry, from its header; None when it is not a journal file."""
+    try:
+        with open(path, 'rb') as handle:
+            header = handle.read(JOURNAL_HEAD + 8)
+    except OSError:
+        return None
+    if len(header) < JOURNAL_HEAD + 8 or header[:8] != b'LPKSHHRH':
+        return None
+    value = int.from_bytes(header[JOURNAL_HEAD:JOURNAL_HEAD + 8], 'little')
+    return value / 1e6 if value else None
