@@ -197,14 +197,21 @@ def _read_all(handle, observe, limit=256 << 20):
     return b''.join(parts)
 
 
-def _ssh_fail(ev, state, epoch, pid, user, ip, member, line_no, text):
-    state['lines'] += 1
-    state['per_minute'][minute(epoch)] += 1
+def _ssh_entry(state, ip, epoch):
     entry = state['by_ip'].get(ip)
     if entry is None:
-        entry = state['by_ip'][ip] = {'connections': 0, 'guesses': 0, 'users': collections.Counter(),
+        entry = state['by_ip'][ip] = {'connections': 0, 'guesses': 0, 'lines': 0, 'users': collections.Counter(),
                                       'first': epoch, 'last': epoch, 'refs': []}
-    entry['guesses'] += 1
+    return entry
+
+
+def _ssh_fail(ev, state, epoch, pid, user, ip, member, line_no, text, guess=True):
+    """One failure line: a password guess ('Failed ...') or an unknown user name ('Invalid user ...')."""
+    state['lines'] += 1
+    state['per_minute'][minute(epoch)] += 1
+    entry = _ssh_entry(state, ip, epoch)
+    entry['lines'] += 1
+    entry['guesses'] += 1 if guess else 0
     entry['first'] = min(entry['first'], epoch)
     entry['last'] = max(entry['last'], epoch)
     if user:
@@ -215,31 +222,75 @@ def _ssh_fail(ev, state, epoch, pid, user, ip, member, line_no, text):
         entry['connections'] += 1
         if len(conn) > 200000:
             conn.clear()
-    if len(entry['refs']) < 5:
+    if len(entry['refs']) < 5 and line_no:
         entry['refs'].append(Ref(member, text, line=line_no))
+
+
+# Whole-block counting for blocks wholly inside the window: each pattern is one C-level scan.
+BLOCK_MINUTES = re.compile(rb'^(\d{4}-\d\d-\d\dT\d\d:\d\d|[A-Z][a-z]{2} [ \d]\d \d\d:\d\d):\d\d(?:\.\d+)?(Z|[+-]\d\d:?\d\d)? '
+                           rb'\S+ (?:sshd|sshd-session)\[\d+\]: (?:Failed \S+ for|Invalid user)', re.M)
+BLOCK_GUESSES = re.compile(rb' (?:sshd|sshd-session)\[\d+\]: Failed \S+ for (?:invalid user )?(.*?) from ([0-9A-Fa-f:.]+) port')
+BLOCK_INVALID = re.compile(rb' (?:sshd|sshd-session)\[\d+\]: Invalid user (.*?) from ([0-9A-Fa-f:.]+) port')
+BLOCK_CONNS = re.compile(rb' (?:sshd|sshd-session)\[(\d+)\]: (?:Failed \S+ for (?:invalid user )?|Invalid user ).*? from ([0-9A-Fa-f:.]+) port')
+_LINE_STAMP = re.compile(rb'^' + _STAMP)
+
+
+def _line_epoch(ev, line):
+    m = _LINE_STAMP.match(line)
+    return parse_stamp(m.group('ts').decode(), m.group('tz'), ev.year or 1970, ev.utc_offset) if m else None
+
+
+def _count_block(ev, state, block, first, name):
+    """Count a block of lines known to lie in the window without a Python step per line."""
+    minutes = collections.Counter(BLOCK_MINUTES.findall(block))
+    if not minutes:
+        return
+    span = []
+    for (stamp, tz), n in minutes.items():
+        epoch = parse_stamp(stamp.decode(), tz, ev.year or 1970, ev.utc_offset)
+        state['per_minute'][epoch] += n
+        state['lines'] += n
+        span.append(epoch)
+    lo, hi = min(span), max(span) + 59
+    for kind, rx in (('guess', BLOCK_GUESSES), ('invalid', BLOCK_INVALID)):
+        for (user, ip), n in collections.Counter(rx.findall(block)).items():
+            entry = _ssh_entry(state, ip.decode(), lo)
+            entry['lines'] += n
+            if kind == 'guess':
+                entry['guesses'] += n
+            entry['users'][user.decode('utf-8', 'replace')] += n
+            entry['first'] = min(entry['first'], lo)
+            entry['last'] = max(entry['last'], hi)
+            if len(entry['refs']) < 2:
+                at = block.find(b' from ' + ip + b' port')
+                start = block.rfind(b'\n', 0, at) + 1
+                entry['refs'].append(Ref(name, block[start:block.find(b'\n', at)].decode('utf-8', 'replace'),
+                                         line=first + block.count(b'\n', 0, start)))
+    # A connection is one sshd process for one address: distinct (pid, address) pairs of the block.
+    for ip, n in collections.Counter(pair[1] for pair in set(BLOCK_CONNS.findall(block))).items():
+        state['by_ip'][ip.decode()]['connections'] += n
 
 
 def read_auth_log(ev, name, handle, observe):
     state = ev.ssh['auth_log']
-    year = ev.year or 1970
-    stamps = {}
     for first, block in _blocks(handle, observe):
-        for m in SSHD_FAIL.finditer(block):
-            key = (m.group('ts'), m.group('tz'))
-            epoch = stamps.get(key)
-            if epoch is None:
-                epoch = stamps[key] = parse_stamp(m.group('ts').decode(), m.group('tz'), year, ev.utc_offset)
-            if not ev.in_window(epoch):
-                continue
-            if m.group('fip'):
-                user, ip = m.group('fu'), m.group('fip')
-            else:
-                user, ip = m.group('iu'), m.group('iip')
-            line_no = None
-            if len(state['by_ip'].get(ip.decode(), {}).get('refs', ())) < 5:
-                line_no = first + block.count(b'\n', 0, m.start())
-            text = block[m.start():block.find(b'\n', m.start())].decode('utf-8', 'replace') if line_no else ''
-            _ssh_fail(ev, state, epoch, int(m.group('pid')), user.decode('utf-8', 'replace'), ip.decode(), name, line_no, text)
+        head = _line_epoch(ev, block[:200])
+        tail = _line_epoch(ev, block[block.rfind(b'\n', 0, len(block) - 1) + 1:][:200])
+        if head is not None and tail is not None and (tail < ev.since - 60 or head > ev.until + 60):
+            continue
+        if head is not None and tail is not None and ev.since - 60 <= head <= tail <= ev.until + 60:
+            _count_block(ev, state, block, first, name)
+        else:
+            for m in SSHD_FAIL.finditer(block):
+                epoch = parse_stamp(m.group('ts').decode(), m.group('tz'), ev.year or 1970, ev.utc_offset)
+                if not ev.in_window(epoch):
+                    continue
+                guess = bool(m.group('fip'))
+                user, ip = (m.group('fu'), m.group('fip')) if guess else (m.group('iu'), m.group('iip'))
+                start = m.start()
+                text = block[start:block.find(b'\n', start)].decode('utf-8', 'replace')
+                _ssh_fail(ev, state, epoch, int(m.group('pid')), user.decode('utf-8', 'replace'), ip.decode(), name,
+                          first + block.count(b'\n', 0, start), text, guess)
         if SLOW.search(block):
             for m in SLOW.finditer(block):
                 start = block.rfind(b'\n', 0, m.start()) + 1
@@ -269,8 +320,9 @@ def _message(ev, epoch, prog, pid, msg, ref, source):
         if m.group('aip'):
             ev.add_event('accepted', epoch, msg, ref, source, user=m.group('au'), ip=m.group('aip'), method=m.group('amethod'))
         elif source == 'journal':
-            user, ip = (m.group('fu'), m.group('fip')) if m.group('fip') else (m.group('iu'), m.group('iip'))
-            _ssh_fail(ev, ev.ssh['journal'], epoch, pid, user, ip, ref['member'], ref.get('line'), ref['excerpt'])
+            guess = bool(m.group('fip'))
+            user, ip = (m.group('fu'), m.group('fip')) if guess else (m.group('iu'), m.group('iip'))
+            _ssh_fail(ev, ev.ssh['journal'], epoch, pid, user, ip, ref['member'], ref.get('line'), ref['excerpt'], guess)
     elif prog == 'sudo':
         m = SUDO_MSG.match(msg)
         if m:
@@ -333,8 +385,8 @@ def _sample(stat):
     for cpu in stat.get('cpu-load', stat.get('cpu-load-all', [])):
         if cpu.get('cpu') == 'all':
             # sadf -u names them user/system, sadf -A (-u ALL) usr/sys
-            out['cpu'] = dict((k, _f(cpu.get(k, cpu.get(alt)))) for k, alt in (('user', 'usr'), ('nice', 'nice'), ('system', 'sys'),
-                                                                                  ('iowait', 'iowait'), ('steal', 'steal')))
+            names = (('user', 'usr'), ('nice', 'nice'), ('system', 'sys'), ('iowait', 'iowait'), ('steal', 'steal'))
+            out['cpu'] = dict((k, _f(cpu.get(k, cpu.get(alt)))) for k, alt in names)
     queue = stat.get('queue') or {}
     out['load1'] = _f(queue.get('ldavg-1'))
     out['runq'] = _f(queue.get('runq-sz'))
@@ -518,7 +570,8 @@ READERS = {
     'fail2ban_banned': read_text(lambda ev, name, text: setattr(ev, 'banned_now', text)),
     'baseline': read_json('baseline'),
 }
-assert set(READERS) == set(MEMBERS) - {'manifest'}
+if set(READERS) != set(MEMBERS) - {'manifest'}:
+    raise ImportError('_report_members.MEMBERS and READERS name different members')
 
 
 def _stamp_epoch(stamp):

@@ -20,7 +20,7 @@ import time
 
 from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_records import iso
 from ansible_collections.quietnode.baseline.plugins.module_utils._report_rules import (
-    SEVERITIES, busy, benign_label, spikes, user_name,
+    SEVERITIES, benign_label, spikes, user_name,
 )
 
 SCHEMA = 'quietnode.evidence_report/1'
@@ -312,7 +312,8 @@ table{border-collapse:collapse;background:#fff;width:100%;font-size:13px}td,th{b
 .chart{background:#fff;margin:8px 0;padding:6px 8px;position:relative}.chart h4{margin:0;font-size:13px;color:#334}
 .chart svg{display:block;width:100%;height:170px;user-select:none}.legend span{font-size:12px;margin-right:10px}
 .legend i{display:inline-block;width:10px;height:10px;margin-right:3px;vertical-align:-1px}
-#tip{position:fixed;pointer-events:none;background:#1d2330;color:#fff;font-size:12px;padding:5px 8px;border-radius:3px;display:none;z-index:9;white-space:pre}
+#tip{position:fixed;pointer-events:none;background:#1d2330;color:#fff;font-size:12px;padding:5px 8px;border-radius:3px;
+display:none;z-index:9;white-space:pre}
 #appendix pre{white-space:pre-wrap;word-break:break-all;background:#fff;margin:2px 0 8px;padding:4px 6px;font-size:12px}
 #appendix li:target pre{background:#fff6cc}#js-errors:empty{display:none}#js-errors{background:#fdd;padding:8px;color:#800}
 .hint{color:#667;font-size:12px}
@@ -330,16 +331,23 @@ function chart(id,title,series,opt){
   opt=opt||{};var box=document.getElementById(id);if(!box)return;
   var h=document.createElement('h4');h.textContent=title;box.appendChild(h);
   var lg=document.createElement('div');lg.className='legend';box.appendChild(lg);
-  series.concat(opt.marks||[]).forEach(function(s){var sp=document.createElement('span');var i=document.createElement('i');i.style.background=s.c;if(s.row!=null)i.style.borderRadius='5px';sp.appendChild(i);sp.appendChild(document.createTextNode(s.n));lg.appendChild(sp);});
+  series.concat(opt.marks||[]).forEach(function(s){var sp=document.createElement('span');var i=document.createElement('i');
+i.style.background=s.c;if(s.row!=null)i.style.borderRadius='5px';sp.appendChild(i);sp.appendChild(document.createTextNode(s.n));
+lg.appendChild(sp);});
   var W=1000,H=170,L=48,R=8,TP=8,B=22,svg=el('svg',{viewBox:'0 0 '+W+' '+H,preserveAspectRatio:'none'},box);
   var max=opt.max||0;series.forEach(function(s){s.v.forEach(function(v){if(v!=null&&v>max)max=v;});});if(!max)max=1;
   var n=Math.max(M.length-1,1);function X(i){return L+(W-L-R)*i/n;}function Y(v){return TP+(H-TP-B)*(1-v/max);}
-  [0,0.5,1].forEach(function(f){el('line',{x1:L,x2:W-R,y1:Y(max*f),y2:Y(max*f),stroke:'#e3e5ea'},svg);var t=el('text',{x:L-4,y:Y(max*f)+4,'text-anchor':'end','font-size':10,fill:'#667'},svg);t.textContent=fmt(max*f);});
-  var ticks=Math.min(6,M.length);for(var k=0;k<ticks;k++){var i=Math.round(k*(M.length-1)/Math.max(ticks-1,1));var t=el('text',{x:X(i),y:H-6,'text-anchor':k==0?'start':(k==ticks-1?'end':'middle'),'font-size':10,fill:'#667'},svg);t.textContent=hm(M[i]).slice(5)+(k==0?' UTC':'');}
+  [0,0.5,1].forEach(function(f){el('line',{x1:L,x2:W-R,y1:Y(max*f),y2:Y(max*f),stroke:'#e3e5ea'},svg);var t=el('text',
+{x:L-4,y:Y(max*f)+4,'text-anchor':'end','font-size':10,fill:'#667'},svg);t.textContent=fmt(max*f);});
+  var ticks=Math.min(6,M.length);for(var k=0;k<ticks;k++){var i=Math.round(k*(M.length-1)/Math.max(ticks-1,1));
+var t=el('text',{x:X(i),y:H-6,'text-anchor':k==0?'start':(k==ticks-1?'end':'middle'),'font-size':10,fill:'#667'},
+svg);t.textContent=hm(M[i]).slice(5)+(k==0?' UTC':'');}
   var drawn=0;
   series.forEach(function(s){
-    if(s.bar){var bw=Math.min(Math.max((W-L-R)/M.length-1,1),14);s.v.forEach(function(v,i){if(v){el('rect',{x:X(i)-bw/2,y:Y(v),width:bw,height:Y(0)-Y(v),fill:s.c,opacity:0.8},svg);drawn++;}});return;}
-    var d='',pen=false;s.v.forEach(function(v,i){if(v==null){pen=false;return;}d+=(pen?'L':'M')+X(i).toFixed(1)+' '+Y(v).toFixed(1);pen=true;drawn++;});
+    if(s.bar){var bw=Math.min(Math.max((W-L-R)/M.length-1,1),14);s.v.forEach(function(v,i){if(v){el('rect',{x:X(i)-bw/2,
+y:Y(v),width:bw,height:Y(0)-Y(v),fill:s.c,opacity:0.8},svg);drawn++;}});return;}
+    var d='',pen=false;s.v.forEach(function(v,i){if(v==null){pen=false;return;}d+=(pen?'L':'M')+X(i).toFixed(1)+' '+Y(v).toFixed(1);
+pen=true;drawn++;});
     if(d)el('path',{d:d,fill:'none',stroke:s.c,'stroke-width':1.6,'vector-effect':'non-scaling-stroke'},svg);
   });
   if(opt.marks)opt.marks.forEach(function(m){m.v.forEach(function(v,i){if(v){el('circle',{cx:X(i),cy:TP+4+m.row*7,r:3,fill:m.c},svg);drawn++;}});});
@@ -347,36 +355,54 @@ function chart(id,title,series,opt){
   if(!drawn){var t=el('text',{x:W/2,y:H/2,'text-anchor':'middle','font-size':13,fill:'#999'},svg);t.textContent='no data recorded for this chart';}
   var guide=el('line',{y1:TP,y2:H-B,stroke:'#1d2330','stroke-dasharray':'3 3',visibility:'hidden'},svg);
   var brush=el('rect',{y:TP,height:H-TP-B,fill:'#2456a6',opacity:0.15,visibility:'hidden'},svg);
-  function idx(ev){var r=svg.getBoundingClientRect();var x=(ev.clientX-r.left)*W/r.width;return Math.max(0,Math.min(M.length-1,Math.round((x-L)/(W-L-R)*n)));}
-  svg.addEventListener('mousemove',function(ev){var i=idx(ev);guide.setAttribute('x1',X(i));guide.setAttribute('x2',X(i));guide.setAttribute('visibility','visible');
-    var lines=[hm(M[i])+' UTC'];series.forEach(function(s){lines.push(s.n+': '+fmt(s.v[i]));});if(opt.marks)opt.marks.forEach(function(m){if(m.v[i])lines.push(m.n+': '+m.v[i]);});
+  function idx(ev){var r=svg.getBoundingClientRect();var x=(ev.clientX-r.left)*W/r.width;return Math.max(0,Math.min(M.length-1,
+Math.round((x-L)/(W-L-R)*n)));}
+  svg.addEventListener('mousemove',function(ev){var i=idx(ev);guide.setAttribute('x1',X(i));guide.setAttribute('x2',
+X(i));guide.setAttribute('visibility','visible');
+    var lines=[hm(M[i])+' UTC'];series.forEach(function(s){lines.push(s.n+': '+fmt(s.v[i]));});if(opt.marks)opt.marks.forEach(function(m){
+if(m.v[i])lines.push(m.n+': '+m.v[i]);});
     tip.textContent=lines.join('\n');tip.style.display='block';tip.style.left=(ev.clientX+14)+'px';tip.style.top=(ev.clientY+10)+'px';
-    if(sel&&sel.svg===svg){var a=Math.min(sel.i,i),b=Math.max(sel.i,i);brush.setAttribute('x',X(a));brush.setAttribute('width',Math.max(X(b)-X(a),2));}});
+    if(sel&&sel.svg===svg){var a=Math.min(sel.i,i),b=Math.max(sel.i,i);brush.setAttribute('x',X(a));brush.setAttribute('width',
+Math.max(X(b)-X(a),2));}});
   svg.addEventListener('mouseleave',function(){guide.setAttribute('visibility','hidden');tip.style.display='none';});
   if(opt.brush){svg.style.cursor='crosshair';
-    svg.addEventListener('mousedown',function(ev){sel={svg:svg,i:idx(ev)};brush.setAttribute('visibility','visible');brush.setAttribute('x',X(sel.i));brush.setAttribute('width',2);ev.preventDefault();});
-    window.addEventListener('mouseup',function(ev){if(!sel||sel.svg!==svg)return;var i=idx(ev),a=Math.min(sel.i,i),b=Math.max(sel.i,i);sel=null;rangeTable(M[a],M[b]+60);});}
+    svg.addEventListener('mousedown',function(ev){sel={svg:svg,i:idx(ev)};brush.setAttribute('visibility','visible');
+brush.setAttribute('x',X(sel.i));brush.setAttribute('width',2);ev.preventDefault();});
+    window.addEventListener('mouseup',function(ev){if(!sel||sel.svg!==svg)return;var i=idx(ev),a=Math.min(sel.i,
+i),b=Math.max(sel.i,i);sel=null;rangeTable(M[a],M[b]+60);});}
   charts.push(svg);
 }
 function rangeTable(a,b){
   var agg={};D.procs.forEach(function(p){var s=p[0],e=p[1],span=Math.max(e-s,1),ov=Math.min(e,b)-Math.max(s,a);if(e<a||s>b)return;
     var part=p[2]*Math.max(Math.min(ov,span),0)/span;if(e>=a&&e<=b&&span<=1)part=p[2];var k=p[3]+'\u0000'+p[4];
     var g=agg[k]||(agg[k]={u:p[3],c:p[4],cpu:0,n:0,l:p[5]});g.cpu+=part;g.n++;});
-  var rows=Object.keys(agg).map(function(k){return agg[k];}).filter(function(g){return g.cpu>0;}).sort(function(x,y){return y.cpu-x.cpu;}).slice(0,40);
+  var rows=Object.keys(agg).map(function(k){return agg[k];}).filter(function(g){return g.cpu>0;}).sort(function(x,
+y){return y.cpu-x.cpu;}).slice(0,40);
   var tb=document.getElementById('range-rows');tb.textContent='';
-  document.getElementById('range-title').textContent='Processes that used the CPU from '+hm(a)+' to '+hm(b)+' UTC ('+rows.length+' shown, ranked by CPU seconds)';
-  rows.forEach(function(g){var tr=document.createElement('tr');[g.cpu.toFixed(2),g.u,g.c,g.n,g.l].forEach(function(v){var td=document.createElement('td');td.textContent=v;tr.appendChild(td);});tb.appendChild(tr);});
-  if(!rows.length){var tr=document.createElement('tr'),td=document.createElement('td');td.colSpan=5;td.textContent='No process accounting record in this range.';tr.appendChild(td);tb.appendChild(tr);}
+  document.getElementById('range-title').textContent='Processes that used the CPU from '+hm(a)+' to '+hm(b)+
+    ' UTC ('+rows.length+' shown, ranked by CPU seconds)';
+
+  rows.forEach(function(g){var tr=document.createElement('tr');[g.cpu.toFixed(2),g.u,g.c,g.n,g.l].forEach(function(v){
+var td=document.createElement('td');td.textContent=v;tr.appendChild(td);});tb.appendChild(tr);});
+  if(!rows.length){var tr=document.createElement('tr'),td=document.createElement('td');td.colSpan=5;
+    td.textContent='No process accounting record in this range.';
+tr.appendChild(td);tb.appendChild(tr);}
 }
 var S=T.series,E=T.events;
 if(!M.length){document.getElementById('charts').textContent='No timeline: the bundle has no sysstat export and no dated events.';}
 else{
-chart('c-cpu','CPU % (drag to select a time range)',[{n:'user',c:'#2f6fd6',v:S.cpu_user},{n:'system',c:'#d23c2a',v:S.cpu_system},{n:'iowait',c:'#e08a00',v:S.cpu_iowait},{n:'steal',c:'#7a3db8',v:S.cpu_steal}],
-  {brush:true,max:100,marks:[{n:'SSH failures',c:'#d23c2a',row:0,v:E.ssh_fail},{n:'bans',c:'#1a7f37',row:1,v:E.ban},{n:'accepted logins',c:'#2456a6',row:2,v:E.accepted},
-  {n:'sudo',c:'#7a3db8',row:3,v:E.sudo},{n:'cron runs',c:'#888',row:4,v:E.cron},{n:'systemd units started',c:'#0a8',row:5,v:E.unit},{n:'package runs',c:'#a60',row:6,v:E['package']},
+chart('c-cpu','CPU % (drag to select a time range)',[{n:'user',c:'#2f6fd6',v:S.cpu_user},{n:'system',c:'#d23c2a',
+v:S.cpu_system},{n:'iowait',c:'#e08a00',v:S.cpu_iowait},{n:'steal',c:'#7a3db8',v:S.cpu_steal}],
+  {brush:true,max:100,marks:[{n:'SSH failures',c:'#d23c2a',row:0,v:E.ssh_fail},{n:'bans',c:'#1a7f37',row:1,v:E.ban},
+{n:'accepted logins',c:'#2456a6',row:2,v:E.accepted},
+  {n:'sudo',c:'#7a3db8',row:3,v:E.sudo},{n:'cron runs',c:'#888',row:4,v:E.cron},{n:'systemd units started',c:'#0a8',
+row:5,v:E.unit},{n:'package runs',c:'#a60',row:6,v:E['package']},
   {n:'audit exec from temp dirs',c:'#000',row:7,v:E.audit_exec},{n:'processes ended',c:'#bbb',row:8,v:E.proc_end}]});
-chart('c-events','Events per minute',[{n:'SSH failures',c:'#d23c2a',v:E.ssh_fail,bar:true},{n:'CPU s of processes that ended',c:'#2f6fd6',v:T.proc_end_cpu}],
-  {marks:[{n:'bans',c:'#1a7f37',row:0,v:E.ban},{n:'accepted logins',c:'#2456a6',row:1,v:E.accepted},{n:'sudo',c:'#7a3db8',row:2,v:E.sudo},{n:'cron',c:'#888',row:3,v:E.cron},{n:'units',c:'#0a8',row:4,v:E.unit},{n:'packages',c:'#a60',row:5,v:E['package']}]});
+chart('c-events','Events per minute',[{n:'SSH failures',c:'#d23c2a',v:E.ssh_fail,bar:true},{n:'CPU s of processes that ended',
+c:'#2f6fd6',v:T.proc_end_cpu}],
+  {marks:[{n:'bans',c:'#1a7f37',row:0,v:E.ban},{n:'accepted logins',c:'#2456a6',row:1,v:E.accepted},{n:'sudo',c:'#7a3db8',
+row:2,v:E.sudo},{n:'cron',c:'#888',row:3,v:E.cron},{n:'units',c:'#0a8',row:4,v:E.unit},{n:'packages',c:'#a60',row:5,
+v:E['package']}]});
 chart('c-load','Load (1 min) and run queue',[{n:'load 1 min',c:'#2f6fd6',v:S.load1},{n:'run queue',c:'#d23c2a',v:S.runq}]);
 chart('c-mem','Memory used %',[{n:'memory used %',c:'#7a3db8',v:S.mem}],{max:100});
 var pal=['#2f6fd6','#d23c2a','#1a7f37','#e08a00','#7a3db8','#0a8'];
@@ -387,7 +413,8 @@ T.ifaces.forEach(function(f,k){
   chart(box2.id,'Network '+f+': packets/s in and out',[{n:'in packets/s',c:pal[2],v:S['rxp:'+f]},{n:'out packets/s',c:pal[3],v:S['txp:'+f]}]);
 });
 var b3=document.createElement('div');b3.className='chart';b3.id='c-tcp';document.getElementById('charts').appendChild(b3);
-chart('c-tcp','TCP connections opened per second (out: by this host, in: to this host)',[{n:'opened by this host',c:pal[1],v:S.tcp_out},{n:'opened to this host',c:pal[0],v:S.tcp_in}]);
+chart('c-tcp','TCP connections opened per second (out: by this host, in: to this host)',[{n:'opened by this host',
+c:pal[1],v:S.tcp_out},{n:'opened to this host',c:pal[0],v:S.tcp_in}]);
 var b4=document.createElement('div');b4.className='chart';b4.id='c-disk';document.getElementById('charts').appendChild(b4);
 chart('c-disk','Disk kB/s read and written',[{n:'read kB/s',c:pal[2],v:S.disk_r},{n:'written kB/s',c:pal[4],v:S.disk_w}]);
 rangeTable(M[0],M[M.length-1]+60);
@@ -402,14 +429,30 @@ PAGE = r"""<!DOCTYPE html>
 <script>window.onerror=function(m,s,l,c){var e=document.getElementById('js-errors');if(e){e.textContent+='Error: '+m+' (line '+l+')\n';}};</script>
 </head><body>
 <header><h1>What happened on %(host)s</h1>
-<p>Window %(since)s to %(until)s (all times UTC) &middot; bundle %(bundle)s &middot; SHA-256 %(sha)s verified &middot; report written %(generated)s</p></header>
+<p>Window %(since)s to %(until)s (all times UTC) &middot; bundle %(bundle)s &middot; SHA-256 %(sha)s verified &middot; report written %(generated)s</p>
+</header>
 <main><div id="js-errors"></div>
 <p class="verdict">%(verdict)s <span class="hint">(%(counts)s)</span></p>
 <h2>Findings, most serious first</h2>%(cards)s
 <h2>Timeline (UTC, per minute)</h2>
 <p class="hint">Hover a chart to read its values. Drag across the CPU chart to list the processes that used the CPU in that range (from process accounting).</p>
 <div id="charts"><div class="chart" id="c-cpu"></div>
-<div><h4 id="range-title">Processes</h4><table><thead><tr><th>CPU s</th><th>user</th><th>command</th><th>processes</th><th>label</th></tr></thead><tbody id="range-rows"></tbody></table></div>
+<div>
+<h4 id="range-title">Processes</h4>
+<table>
+<thead>
+<tr>
+<th>CPU s</th>
+<th>user</th>
+<th>command</th>
+<th>processes</th>
+<th>label</th>
+</tr>
+</thead>
+<tbody id="range-rows">
+</tbody>
+</table>
+</div>
 <div class="chart" id="c-events"></div><div class="chart" id="c-load"></div><div class="chart" id="c-mem"></div></div>
 <h2>Recorders</h2><table><thead><tr><th>recorder</th><th>status</th><th>detail</th></tr></thead><tbody>%(recorders)s</tbody></table>
 <h2>Evidence</h2><ol id="appendix">%(appendix)s</ol>

@@ -45,7 +45,7 @@ BENIGN_COMMANDS = (
     ('man-db', re.compile(r'^(mandb|man-db)$')),
     ('fstrim', re.compile(r'^fstrim$')),
     ('e2scrub', re.compile(r'^e2scrub')),
-    ('package manager', re.compile(r'^(apt|apt-get|apt-check|dpkg|dpkg-deb|unattended-upgr|dnf|dnf-automatic|rpm|http|gpgv|apt-key)$')),
+    ('package manager', re.compile(r'^(apt|apt-get|apt-check|dpkg|dpkg-.*|unattended-upgr|dnf|dnf-automatic|rpm|http|gpgv|apt-key)$')),
 )
 BENIGN_CRON = re.compile(r'debian-sa1|/sa1 |/sa2 |run-parts|logrotate|e2scrub|popularity-contest|sessionclean|anacron')
 # What the collector itself starts on the host (collection.log lists them): labelled "this collection".
@@ -68,8 +68,8 @@ PERSISTENCE = (
 RULES = {
     'ssh-bruteforce': dict(
         severity='medium', title='Someone tried to guess SSH passwords',
-        text='{sources} address(es) made {connections} SSH connection(s) and tried {guesses} password(s) or user name(s) '
-             'that do not work: {top}. This is the background noise of the internet; it matters only if one of them later '
+        text='{sources} address(es) made {connections} SSH connection(s) and tried {guesses} password(s) that do not work '
+             '({lines} log lines): {top}. This is the background noise of the internet; it matters only if one of them later '
              'logged in (a separate finding says so) or if password login is still allowed.',
         next='Keep password login off (ssh_lockdown does this) and fail2ban on; if a source is also listed under '
              '"login from an address not known as yours", treat the host as compromised.'),
@@ -88,6 +88,14 @@ RULES = {
     'ssh-login-owner': dict(
         severity='info', title='Your own logins',
         text='{count} login(s) came from addresses known as yours: {who}.',
+        next='Nothing to do.'),
+    'sudo-used': dict(
+        severity='medium', title='Commands were run as root with sudo',
+        text='{count} sudo command(s) by {users}: {commands}.',
+        next='Check that you or your automation ran these; sudo by an account you do not use is a sign of a takeover.'),
+    'sudo-owner': dict(
+        severity='info', title='Your own sudo commands',
+        text="{count} sudo command(s) by {users}, who logged in from an address known as yours{own}.",
         next='Nothing to do.'),
     'exec-temp': dict(
         severity='high', title='A program ran from a temporary directory or from a deleted file',
@@ -298,13 +306,13 @@ def r_ssh(ev, ctx):
         refs = []
         for ip, e in ranked[:50]:
             banned = [b for b in bans.get(ip, []) if b['what'] in ('Ban', 'Restore Ban')]
-            sources.append({'ip': ip, 'connections': e['connections'], 'guesses': e['guesses'],
+            sources.append({'ip': ip, 'connections': e['connections'], 'guesses': e['guesses'], 'lines': e.get('lines', e['guesses']),
                             'users': [u for u, _n in e['users'].most_common(10)], 'first': iso(e['first']),
                             'last': iso(e['last']), 'banned': bool(banned),
                             'banned_at': iso(banned[0]['t']) if banned else None})
             refs.extend(e['refs'][:2])
             refs.extend(b['ref'] for b in banned[:1])
-        top = '; '.join('%s: %d connection(s), %d guess(es), users %s, %s' % (
+        top = '; '.join('%s: %d connection(s), %d password(s), users %s, %s' % (
             s['ip'], s['connections'], s['guesses'], ', '.join(s['users'][:4]) or '?',
             ('banned at %s' % when_iso(s['banned_at'])) if s['banned'] else 'not banned') for s in sources[:3])
         conns = sum(e['connections'] for e in by_ip.values())
@@ -313,7 +321,8 @@ def r_ssh(ev, ctx):
                      max(e['last'] for e in by_ip.values()), refs,
                      facts={'sources': sources, 'connections': conns, 'guesses': guesses, 'source_count': len(by_ip),
                             'counted_from': ev.ssh_source if ssh['lines'] else 'summary', 'notes': note},
-                     sources=len(by_ip), connections=conns, guesses=guesses, top=top)
+                     sources=len(by_ip), connections=conns, guesses=guesses, top=top,
+                     lines=sum(e.get('lines', e['guesses']) for e in by_ip.values()))
         if note:
             f['explanation'] += ' (' + '; '.join(note) + '.)'
         out.append(f)
@@ -346,14 +355,37 @@ def when_iso(text):
     return (text or '?')[:16].replace('T', ' ') + ' UTC'
 
 
+def r_sudo(ev, ctx):
+    own = own_session(ev, ctx)
+    owners = set(e['user'] for e in ev.events.get('accepted', []) if login_label(ev, ctx, e, own))
+    mine, other = [], []
+    for e in ev.events.get('sudo', []):
+        (mine if e['user'] in owners or e['user'] in own[0] else other).append(e)
+    out = []
+    for rule, events in (('sudo-used', other), ('sudo-owner', mine)):
+        if not events:
+            continue
+        ansible = sum(1 for e in events if 'BECOME-SUCCESS' in e.get('command', ''))
+        commands = collections.Counter(('Ansible (this collection or your playbooks)' if 'BECOME-SUCCESS' in e['command']
+                                        else e['command'][:80]) for e in events)
+        out.append(_finding(rule, 'high', events[0]['t'], events[-1]['t'], [e['ref'] for e in events[:5]],
+                            labels=['owner'] if rule == 'sudo-owner' else [],
+                            facts={'commands': [{'user': e['user'], 'target': e.get('target'), 'command': e['command'][:300],
+                                                 'time': iso(e['t'])} for e in events[:50]]},
+                            count=len(events), users=', '.join(sorted(set(e['user'] for e in events))),
+                            commands='; '.join('%s (%d)' % kv for kv in commands.most_common(5)),
+                            own=(', %d of them Ansible' % ansible) if ansible else ''))
+    return out
+
+
 def r_exec_temp(ev, ctx):
     out = []
     items = []
     refs = []
     pids = []
     for proc in ev.flagged or []:
-        items.append('process %s (%s) runs %s [%s]' % (proc['pid'], ' '.join(proc.get('cmdline') or [])[:80],
-                                                      proc['exe'], ', '.join(proc['flags'])))
+        command = ' '.join(proc.get('cmdline') or [])[:80]
+        items.append('process %s (%s) runs %s [%s]' % (proc['pid'], command, proc['exe'], ', '.join(proc['flags'])))
         refs.append({'member': ev.members['flagged'][0] if ev.members['flagged'] else 'live/flagged_processes.json',
                      'key': 'pid %s' % proc['pid'], 'excerpt': proc['exe']})
         pids.append(str(proc['pid']))
@@ -504,11 +536,13 @@ def r_net_out(ev, ctx):
         start, end = min(hot), max(hot) + 60
         total_kb = sum(rate[m] * 60 for m in hot)
         conns = [s for s in (ev.sockets or []) if s.get('state') == 'ESTABLISHED' and s.get('remote') not in ('127.0.0.1', '::1')]
-        candidates = [r for r in ev.acct if r[0] < end and r[1] >= start and r[3] != 0 or (r[0] < end and r[1] >= start and r[4] not in ('sadc', 'sa1'))]
+        # Programs alive during the spike, service accounts and users before root, heaviest first.
+        candidates = sorted((r for r in ev.acct if r[0] < end and r[1] >= start and not benign_label(r[4])),
+                            key=lambda r: (r[3] == 0, -r[2]))
         who = []
         if candidates:
             seen = collections.OrderedDict()
-            for r in sorted(candidates, key=lambda r: -r[2]):
+            for r in candidates:
                 seen.setdefault((r[4], user_name(ev, r[3])), r)
             who.append('Programs running then (process accounting): %s.' % ', '.join(
                 '%s as %s' % k for k in list(seen)[:6]))
@@ -519,7 +553,9 @@ def r_net_out(ev, ctx):
         first = ev.samples[min(t for t in ev.samples if t >= start)]
         out.append(_finding('net-out-spike', 'medium', start, end, [first['ref']],
                             facts={'iface': iface, 'bytes': int(total_kb * 1024), 'minutes': [iso(m) for m in hot],
-                                   'median_kBps': round(med, 1), 'candidates': ['%s as %s' % (r[4], user_name(ev, r[3])) for r in candidates[:10]]},
+                                   'median_kBps': round(med, 1),
+                                   'candidates': list(collections.OrderedDict(('%s as %s' % (r[4], user_name(ev, r[3])), 1)
+                                                                              for r in candidates))[:10]},
                             iface=iface, mb=round(total_kb / 1024, 1), start=when(start), end=when(end), median=round(med, 1),
                             who=' '.join(who)))
     return out
@@ -622,7 +658,7 @@ def r_recorders(ev, ctx):
     return out
 
 
-RULE_FUNCTIONS = (r_ssh, r_exec_temp, r_cpu, r_cpu_spike, r_net_out, r_persistence, r_benign, r_recorders)
+RULE_FUNCTIONS = (r_ssh, r_sudo, r_exec_temp, r_cpu, r_cpu_spike, r_net_out, r_persistence, r_benign, r_recorders)
 # Findings whose confidence drops when the named evidence is missing.
 NEEDS = {'cpu-top': 'pacct', 'cpu-service-account': 'pacct', 'exec-disguised': 'pacct', 'net-out-spike': 'sysstat',
          'persistence': 'changed_files', 'ssh-bruteforce': 'journal', 'exec-temp': 'audit'}

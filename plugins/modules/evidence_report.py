@@ -15,7 +15,7 @@ version_added: 0.1.0
 description:
   - Runs on the controller (delegate it to C(localhost)) against a bundle written by M(quietnode.baseline.evidence_bundle)
     and fetched by C(playbooks/collect_evidence.yml).
-  - Reads the bundle in one streaming pass: every member is hashed and checked against C(manifest.jsonl) and the bundle
+  - Reads the bundle in one streaming pass; every member is hashed and checked against C(manifest.jsonl) and the bundle
     against its SHA-256 (O(sha256) or the C(<bundle>.sha256) file beside it), while only the members the report needs
     are parsed. A bundle that fails verification, is truncated, or has a format this module does not know fails the
     task with a message naming the file, and no report is written.

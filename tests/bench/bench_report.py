@@ -2,8 +2,9 @@
 """Time the evidence report: on the bench bundle (1 GiB of logs) against the collection's own time, and
 50 ordinary bundles reported in parallel against one.
 
-Bundles: QN_BENCH_BUNDLE (default: the newest bundle below bench-results/evidence/, written by
-tests/bench/bench_evidence.sh, which this runs first when there is none; QN_BENCH_LOG_MB scales it) and
+Bundles: QN_BENCH_BUNDLE (default: a bundle below bench-results/ from tests/bench/bench_evidence.sh or an
+earlier run of this bench; when there is none, one is made the same way in a container of its own,
+QN_BENCH_LOG_MB of logs, default 1024) and
 QN_BENCH_SMALL_BUNDLE (default: tests/unit/fixtures/report/debian12.tar.gz). Each report runs in a
 process of its own, as Ansible runs the module; peak RSS is that process's ru_maxrss.
 Targets (issue 13): report <= 0.5x collection time, peak RSS <= 300 MB, 50 in parallel <= 5x one.
@@ -42,6 +43,39 @@ def report(bundle, dest):
     return time.time() - start, int(out[0]), int(out[1]) / 1024.0
 
 
+def make_bench_bundle():
+    """The bench bundle as tests/bench/bench_evidence.sh makes it (QN_BENCH_LOG_MB of logs, default 1024), in a
+    container of this bench's own, collected with playbooks/collect_evidence.yml (without its report)."""
+    name = 'qn-bench-report'
+    out = os.path.join(ROOT, 'bench-results', 'report')
+    shutil.rmtree(out, ignore_errors=True)
+    os.makedirs(out)
+    cache = os.environ.get('QN_APT_CACHE', '/var/cache/quietnode-apt')
+
+    def sh(*argv):
+        subprocess.run(list(argv), check=True)
+    sh('bash', os.path.join(ROOT, 'tests/scripts/vps.sh'), 'boot', name, os.environ.get('QN_BENCH_IMAGE', 'quietnode/debian12:latest'),
+       '--volume', '%s/debian12-report-bench:/var/cache/apt/archives:rw' % cache)
+    try:
+        sh('docker', 'exec', name, 'bash', '-c', 'export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && '
+           'apt-get install -y -qq --no-install-recommends acct sysstat >/dev/null && systemctl start acct')
+        with open(os.path.join(ROOT, 'tests/bench/make_logs.py'), 'rb') as script:
+            subprocess.run(['docker', 'exec', '-i', name, 'python3', '-', os.environ.get('QN_BENCH_LOG_MB', '1024'), '/var/log'],
+                           stdin=script, check=True)
+        with open(os.path.join(out, 'inventory.yml'), 'w') as handle:
+            handle.write('all:\n  hosts:\n    %s:\n      ansible_connection: community.docker.docker\n'
+                         '      ansible_python_interpreter: /usr/bin/python3\n' % name)
+        env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'),
+                   PATH=os.path.join(ROOT, '.venv', 'bin') + os.pathsep + os.environ['PATH'])
+        with open(os.path.join(out, 'playbook.log'), 'w') as log:
+            subprocess.run(['ansible-playbook', '-i', os.path.join(out, 'inventory.yml'), os.path.join(ROOT, 'playbooks/collect_evidence.yml'),
+                            '-e', 'local_dir=%s/bundles' % out, '-e', 'since=-48h', '-e', 'report=false'],
+                           env=env, stdout=log, stderr=subprocess.STDOUT, check=True)
+    finally:
+        subprocess.run(['docker', 'rm', '-f', name], stdout=subprocess.DEVNULL, check=False)
+    return sorted(glob.glob(os.path.join(out, 'bundles/*/*/*.tar.gz')))[-1]
+
+
 def collection_seconds(bundle):
     with tarfile.open(bundle, 'r|gz') as tar:
         for member in tar:
@@ -53,10 +87,9 @@ def collection_seconds(bundle):
 
 
 def main():
-    big = os.environ.get('QN_BENCH_BUNDLE') or next(iter(sorted(glob.glob(os.path.join(ROOT, 'bench-results/evidence/bundles/*/*/*.tar.gz')))), None)
+    big = os.environ.get('QN_BENCH_BUNDLE') or next(iter(sorted(glob.glob(os.path.join(ROOT, 'bench-results/*/bundles/*/*/*.tar.gz')))), None)
     if not big:
-        subprocess.run(['bash', os.path.join(ROOT, 'tests/bench/bench_evidence.sh')], check=True)
-        big = sorted(glob.glob(os.path.join(ROOT, 'bench-results/evidence/bundles/*/*/*.tar.gz')))[-1]
+        big = make_bench_bundle()
     small = os.environ.get('QN_BENCH_SMALL_BUNDLE') or os.path.join(ROOT, 'tests/unit/fixtures/report/debian12.tar.gz')
     work = tempfile.mkdtemp(prefix='qn-bench-report-')
     fail = 0
