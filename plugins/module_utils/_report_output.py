@@ -20,7 +20,7 @@ import time
 
 from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_records import iso
 from ansible_collections.quietnode.baseline.plugins.module_utils._report_rules import (
-    SEVERITIES, benign_label, spikes, user_name,
+    SEVERITIES, TEMP_DIRS, benign_label, spikes, user_name,
 )
 
 SCHEMA = 'quietnode.evidence_report/1'
@@ -62,7 +62,8 @@ def timeline(ev):
         for e in ev.events.get(kind, []):
             events[kind][int(e['t'] // 60 * 60)] += 1
     for rec in ev.audit_exec:
-        events['audit_exec'][int(rec['t'] // 60 * 60)] += 1
+        if rec['exe'].startswith(TEMP_DIRS + ('/memfd:',)) or rec['exe'].endswith('(deleted)'):
+            events['audit_exec'][int(rec['t'] // 60 * 60)] += 1
     cpu_end = collections.Counter()
     for rec in ev.acct:
         m = int(rec[1] // 60 * 60)
@@ -126,7 +127,7 @@ def findings_doc(ev, findings, ctx):
         'bundle_sha256': ev.sha256,
         'generated': iso(time.time()),
         'collection_started': iso(ev.started),
-        'window': {'since': iso(ev.since), 'until': iso(ev.until), 'given': ev.window_given},
+        'window': {'since': iso(int(ev.since)), 'until': iso(int(ev.until)), 'given': ev.window_given},
         'max_severity': SEVERITIES[worst],
         'counts': dict((s, sum(1 for f in findings if f['severity'] == s)) for s in SEVERITIES),
         'coverage': {'recorders': recorders, 'members_read': sorted(ev.present),
@@ -140,9 +141,8 @@ def findings_doc(ev, findings, ctx):
 
 
 def summary_lines(host, findings):
-    width = max([len(f['severity']) for f in findings] + [4])
-    return ['%s %s %-*s %s: %s' % (host, f['id'].ljust(28), width, f['severity'].upper(), f['confidence'] + ' confidence',
-                                   f['title'] + _short(f)) for f in findings]
+    """One terminal line per finding: host, severity, confidence, title and the key fact."""
+    return ['%s %s [%s] %s%s' % (host, f['severity'].upper(), f['confidence'], f['title'], _short(f)) for f in findings]
 
 
 def _short(f):
@@ -181,8 +181,8 @@ def render_html(ev, doc, tl, procs, dropped):
         links = []
         for ref in f['evidence']:
             refs.append(ref)
-            where = ref.get('line') or ref.get('record') or ref.get('key') or ''
-            kind = 'line' if 'line' in ref else ('record' if 'record' in ref else 'key')
+            kind = next((k for k in ('line', 'record', 'key') if k in ref), 'key')
+            where = ref.get(kind, '')
             links.append('<a href="#ev-%d">%s %s %s</a>' % (len(refs), _esc(ref['member']), kind, _esc(where)))
         tr = f['time_range']
         cards.append(

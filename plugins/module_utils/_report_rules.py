@@ -105,7 +105,7 @@ RULES = {
              'find how it got there: the logins and persistence findings of the same hours.'),
     'exec-disguised': dict(
         severity='high', title='A program with a disguised name used the CPU',
-        text='Process accounting shows {comm!r} run by {user} using {cpu} CPU seconds. Names that start with a dot or '
+        text='Process accounting shows {comm!r} run by {user} for {running} seconds, using {cpu} CPU seconds. Names that start with a dot or '
              'imitate kernel threads (kworker, kthreadd) are what crypto-miners and backdoors pick to hide in a '
              'process list.',
         next='Find and remove the program (process accounting keeps only the first 16 characters of its name, not its '
@@ -458,8 +458,8 @@ def r_cpu(ev, ctx):
         user = user_name(ev, uid)
         if DISGUISE.match(comm) and g['cpu'] >= 1:
             out.append(_finding('exec-disguised', 'medium', g['first'], g['last'], [g['ref']],
-                                facts={'command': comm, 'user': user, 'cpu_s': round(g['cpu'], 1)},
-                                comm=comm, user=user, cpu=round(g['cpu'], 1)))
+                                facts={'command': comm, 'user': user, 'cpu_s': round(g['cpu'], 1), 'running_s': round(g['elapsed'], 1)},
+                                comm=comm, user=user, cpu=round(g['cpu'], 1), running=round(g['elapsed'])))
         elif 0 < uid < 1000 and g['cpu'] >= 30 and not benign_label(comm):
             out.append(_finding('cpu-service-account', 'medium', g['first'], g['last'], [g['ref']],
                                 facts={'command': comm, 'user': user, 'uid': uid, 'cpu_s': round(g['cpu'], 1)},
@@ -585,7 +585,7 @@ def r_persistence(ev, ctx):
                     detail += ' now holding keys: %s' % ', '.join(comments[-5:])
                 refs.append({'member': 'files' + r['path'], 'line': len(text.splitlines()), 'excerpt': text.splitlines()[-1] if text else ''})
             what.append(detail)
-        times = [r.get('mtime') for r in rows if r.get('mtime')]
+        times = [r['mtime'][:19] + 'Z' for r in rows if r.get('mtime')]
         out.append(_finding('persistence', 'high' if base else 'medium', None, None, refs,
                             facts={'kind': kind, 'paths': [r['path'] for r in rows], 'baseline_compared': bool(base)},
                             kind=kind, what='; '.join(what)))
