@@ -135,7 +135,7 @@ class Evidence:
 
     @staticmethod
     def _ssh_state():
-        return {'by_ip': {}, 'per_minute': collections.Counter(), 'lines': 0, 'conn': {}}
+        return {'by_ip': {}, 'per_minute': collections.Counter(), 'lines': 0, 'conn': {}, 'refs': []}
 
     def add_event(self, kind, epoch, text, ref, src='', **extra):
         self.event_counts[(src, kind)] += 1
@@ -226,12 +226,8 @@ def _ssh_fail(ev, state, epoch, pid, user, ip, member, line_no, text, guess=True
         entry['refs'].append(Ref(member, text, line=line_no))
 
 
-# Whole-block counting for blocks wholly inside the window: each pattern is one C-level scan.
-BLOCK_MINUTES = re.compile(rb'^(\d{4}-\d\d-\d\dT\d\d:\d\d|[A-Z][a-z]{2} [ \d]\d \d\d:\d\d):\d\d(?:\.\d+)?(Z|[+-]\d\d:?\d\d)? '
-                           rb'\S+ (?:sshd|sshd-session)\[\d+\]: (?:Failed \S+ for|Invalid user)', re.M)
-BLOCK_GUESSES = re.compile(rb' (?:sshd|sshd-session)\[\d+\]: Failed \S+ for (?:invalid user )?(.*?) from ([0-9A-Fa-f:.]+) port')
-BLOCK_INVALID = re.compile(rb' (?:sshd|sshd-session)\[\d+\]: Invalid user (.*?) from ([0-9A-Fa-f:.]+) port')
-BLOCK_CONNS = re.compile(rb' (?:sshd|sshd-session)\[(\d+)\]: (?:Failed \S+ for (?:invalid user )?|Invalid user ).*? from ([0-9A-Fa-f:.]+) port')
+# Blocks of a flood wholly inside the window: one C-level scan per minute of the block (the literal
+# prefix lets the regex engine jump between sshd lines), tallied into a Counter in C.
 _LINE_STAMP = re.compile(rb'^' + _STAMP)
 
 
@@ -240,35 +236,79 @@ def _line_epoch(ev, line):
     return parse_stamp(m.group('ts').decode(), m.group('tz'), ev.year or 1970, ev.utc_offset) if m else None
 
 
+_STAMP_AT = re.compile(_STAMP)
+_NEXT = {}
+
+
+def minute_segments(ev, block):
+    """Split a block of time-ordered lines into (minute, start, end): each end is found by one C-level
+    search for the next line that does not start with the same minute's stamp."""
+    segments = []
+    pos = 0
+    size = len(block)
+    prev = None
+    while pos < size:
+        m = _STAMP_AT.match(block, pos)
+        if m is None:  # a line without a stamp belongs to the minute before it
+            end = block.find(b'\n', pos)
+            end = size if end < 0 else end + 1
+            if prev is not None:
+                segments.append((prev, pos, end))
+            pos = end
+            continue
+        prefix = m.group('ts')
+        rx = _NEXT.get(prefix)
+        if rx is None:
+            if len(_NEXT) > 4096:
+                _NEXT.clear()
+            rx = _NEXT[prefix] = re.compile(b'\n(?!' + re.escape(prefix) + b')')
+        prev = parse_stamp(prefix.decode(), m.group('tz'), ev.year or 1970, ev.utc_offset)
+        nxt = rx.search(block, pos)
+        end = size if nxt is None else nxt.start() + 1
+        segments.append((prev, pos, end))
+        pos = end
+    return segments
+
+
+EXACT_LINES = 50000  # failure lines read one by one (connections, users); past that a flood is only tallied
+FAST_IP = re.compile(rb' sshd(?:-session)?\[\d+\]: (?:Failed \S+ for |Invalid user ).*? from ([0-9A-Fa-f:.]+) port')
+
+
 def _count_block(ev, state, block, first, name):
-    """Count a block of lines known to lie in the window without a Python step per line."""
-    minutes = collections.Counter(BLOCK_MINUTES.findall(block))
-    if not minutes:
+    """Tally a block of a flood without a Python step per line: failure lines per minute and per address."""
+    tally = state.setdefault('tally', collections.Counter())
+    span = state.setdefault('tally_span', {})
+    for minute_at, start, end in minute_segments(ev, block):
+        found = FAST_IP.findall(block, start, end)
+        if not found:
+            continue
+        state['per_minute'][minute_at] += len(found)
+        state['lines'] += len(found)
+        tally.update(found)
+        span.update(dict.fromkeys(found, minute_at))
+
+
+def _fold_tally(state):
+    """Add the tallied lines to each address, estimating its connections and guesses from the exactly read ones."""
+    tally = state.pop('tally', None)
+    span = state.pop('tally_span', {})
+    if not tally:
         return
-    span = []
-    for (stamp, tz), n in minutes.items():
-        epoch = parse_stamp(stamp.decode(), tz, ev.year or 1970, ev.utc_offset)
-        state['per_minute'][epoch] += n
-        state['lines'] += n
-        span.append(epoch)
-    lo, hi = min(span), max(span) + 59
-    for kind, rx in (('guess', BLOCK_GUESSES), ('invalid', BLOCK_INVALID)):
-        for (user, ip), n in collections.Counter(rx.findall(block)).items():
-            entry = _ssh_entry(state, ip.decode(), lo)
-            entry['lines'] += n
-            if kind == 'guess':
-                entry['guesses'] += n
-            entry['users'][user.decode('utf-8', 'replace')] += n
-            entry['first'] = min(entry['first'], lo)
-            entry['last'] = max(entry['last'], hi)
-            if len(entry['refs']) < 2:
-                at = block.find(b' from ' + ip + b' port')
-                start = block.rfind(b'\n', 0, at) + 1
-                entry['refs'].append(Ref(name, block[start:block.find(b'\n', at)].decode('utf-8', 'replace'),
-                                         line=first + block.count(b'\n', 0, start)))
-    # A connection is one sshd process for one address: distinct (pid, address) pairs of the block.
-    for ip, n in collections.Counter(pair[1] for pair in set(BLOCK_CONNS.findall(block))).items():
-        state['by_ip'][ip.decode()]['connections'] += n
+    exact = [e for e in state['by_ip'].values() if e['lines']]
+    ratio_c = sum(e['connections'] for e in exact) / float(sum(e['lines'] for e in exact) or 1) if exact else 1.0
+    ratio_g = sum(e['guesses'] for e in exact) / float(sum(e['lines'] for e in exact) or 1) if exact else 1.0
+    for ip, n in tally.items():
+        entry = _ssh_entry(state, ip.decode(), span[ip])
+        if entry['lines']:
+            c, g = entry['connections'] / float(entry['lines']), entry['guesses'] / float(entry['lines'])
+        else:
+            c, g = ratio_c, ratio_g
+        entry['lines'] += n
+        entry['connections'] += max(1, int(round(n * c)))
+        entry['guesses'] += int(round(n * g))
+        entry['last'] = max(entry['last'], span[ip] + 59)
+        entry['estimated'] = True
+    state['estimated'] = True
 
 
 def read_auth_log(ev, name, handle, observe):
@@ -278,25 +318,33 @@ def read_auth_log(ev, name, handle, observe):
         tail = _line_epoch(ev, block[block.rfind(b'\n', 0, len(block) - 1) + 1:][:200])
         if head is not None and tail is not None and (tail < ev.since - 60 or head > ev.until + 60):
             continue
-        if head is not None and tail is not None and ev.since - 60 <= head <= tail <= ev.until + 60:
+        if state['lines'] >= EXACT_LINES and head is not None and tail is not None and ev.since - 60 <= head <= tail <= ev.until + 60:
             _count_block(ev, state, block, first, name)
         else:
+            line_no, last = first, 0
+            stamps = {}
             for m in SSHD_FAIL.finditer(block):
-                epoch = parse_stamp(m.group('ts').decode(), m.group('tz'), ev.year or 1970, ev.utc_offset)
+                key = (m.group('ts'), m.group('tz'))
+                epoch = stamps.get(key)
+                if epoch is None:
+                    epoch = stamps[key] = parse_stamp(key[0].decode(), key[1], ev.year or 1970, ev.utc_offset)
                 if not ev.in_window(epoch):
                     continue
                 guess = bool(m.group('fip'))
                 user, ip = (m.group('fu'), m.group('fip')) if guess else (m.group('iu'), m.group('iip'))
                 start = m.start()
+                line_no += block.count(b'\n', last, start)  # running count: each byte is counted once
+                last = start
                 text = block[start:block.find(b'\n', start)].decode('utf-8', 'replace')
                 _ssh_fail(ev, state, epoch, int(m.group('pid')), user.decode('utf-8', 'replace'), ip.decode(), name,
-                          first + block.count(b'\n', 0, start), text, guess)
+                          line_no, text, guess)
         if SLOW.search(block):
             for m in SLOW.finditer(block):
                 start = block.rfind(b'\n', 0, m.start()) + 1
                 end = block.find(b'\n', m.end())
                 line = block[start:end].decode('utf-8', 'replace')
                 _syslog_event(ev, line, name, first + block.count(b'\n', 0, start), 'auth_log')
+    _fold_tally(state)
 
 
 def _syslog_event(ev, line, member, line_no, source):
@@ -617,7 +665,7 @@ def read_bundle(path, sha256=None, since=None, until=None):
             digest.update(data)
             return data
     try:
-        with raw, tarfile.open(fileobj=Hashing(raw), mode='r|gz') as tar:
+        with raw, tarfile.open(fileobj=Hashing(raw), mode='r|gz', bufsize=CHUNK) as tar:
             for member in tar:
                 if not member.isfile():
                     continue

@@ -16,6 +16,7 @@ import ipaddress
 import re
 
 from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_records import iso
+from ansible_collections.quietnode.baseline.plugins.module_utils._report_bundle import EXACT_LINES
 
 SEVERITIES = ('info', 'low', 'medium', 'high', 'critical')
 CONFIDENCES = ('low', 'medium', 'high')
@@ -297,6 +298,10 @@ def r_ssh(ev, ctx):
                 note = ['counted per log line from summary/auth_events.json (no attempts per connection in this bundle)']
     if not ev.window_given:
         note.append('per-address counts may include log lines up to a week before the window')
+    if ssh.get('estimated'):
+        confidence = 'medium'
+        note.append('past the first %d failure lines, connections and passwords are estimated from the lines per '
+                    'address' % EXACT_LINES)
     if by_ip:
         ranked = sorted(by_ip.items(), key=lambda kv: -kv[1]['guesses'])
         bans = collections.defaultdict(list)

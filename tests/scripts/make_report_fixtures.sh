@@ -67,7 +67,8 @@ for distro in $distros; do
   since="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "[$distro] night from $since, ${night_s}s" >&2
   # sysstat every 10 s over the night (sadc's minimum useful step here); the report folds to minutes.
-  in_ct bash -c "setsid -f /usr/lib/sysstat/sa1 10 $((night_s / 10 + 3)) </dev/null >/dev/null 2>&1"
+  in_ct bash -c "sa1=\$(ls /usr/lib/sysstat/sa1 /usr/libexec/sysstat/sa1 2>/dev/null | head -1)
+    setsid -f \$sa1 10 $((night_s / 10 + 3)) </dev/null >/dev/null 2>&1"
   sleep 15
   # The brute force: 8 connections, 3 password prompts each, four user names.
   docker exec "$attacker" bash -c "for u in root admin oracle root ubuntu admin root test; do
