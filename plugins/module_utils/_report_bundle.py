@@ -17,8 +17,10 @@ import collections
 import hashlib
 import json
 import os
+import queue
 import re
 import tarfile
+import threading
 import zlib
 
 from ansible_collections.quietnode.baseline.plugins.module_utils._report_members import (
@@ -643,6 +645,77 @@ def expected_sha256(path, given=None):
     return None
 
 
+class Inflater:
+    """The bundle's tar stream, inflated in a thread of its own: zlib and SHA-256 release the GIL, so
+    decompression and the bundle's own hash overlap the parsing in the calling thread."""
+
+    def __init__(self, raw, digest, depth=8):
+        self.raw = raw
+        self.digest = digest
+        self.queue = queue.Queue(depth)
+        self.buffer = b''
+        self.done = False
+        self.stop = False
+        self.thread = threading.Thread(target=self._work, name='report-inflate')
+        self.thread.daemon = True
+        self.thread.start()
+
+    def _put(self, item):
+        while not self.stop:
+            try:
+                self.queue.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+
+    def _work(self):
+        try:
+            inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            while not self.stop:
+                data = self.raw.read(CHUNK)
+                if not data:
+                    break
+                self.digest.update(data)
+                if inflate.eof:
+                    continue  # bytes after the gzip stream: hashed, not read
+                out = inflate.decompress(data, CHUNK)
+                while out:
+                    self._put(out)
+                    out = inflate.decompress(inflate.unconsumed_tail, CHUNK) if inflate.unconsumed_tail else b''
+            if not inflate.eof and not self.stop:
+                raise EOFError('compressed stream ended before its end marker')
+            self._put(None)
+        except (zlib.error, EOFError, OSError) as exc:
+            self._put(exc)
+
+    def read(self, size=-1):
+        while not self.done and (size < 0 or len(self.buffer) < size):
+            item = self.queue.get()
+            if item is None:
+                self.done = True
+            elif isinstance(item, Exception):
+                self.done = True
+                raise item
+            else:
+                self.buffer += item
+        if size < 0:
+            size = len(self.buffer)
+        data, self.buffer = self.buffer[:size], self.buffer[size:]
+        return data
+
+    def drain(self):
+        """Read to the end, so the whole file is hashed and a damaged tail is found."""
+        while self.read(CHUNK):
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop = True
+        self.thread.join()
+
+
 def read_bundle(path, sha256=None, since=None, until=None):
     """Verify and parse one bundle. Raises BundleError naming the file when no report may be written from it."""
     want = expected_sha256(path, sha256)
@@ -656,16 +729,9 @@ def read_bundle(path, sha256=None, since=None, until=None):
     except OSError as exc:
         raise BundleError('%s: cannot open the bundle: %s' % (path, exc.strerror))
 
-    class Hashing:
-        def __init__(self, handle):
-            self.handle = handle
-
-        def read(self, size=-1):
-            data = self.handle.read(size)
-            digest.update(data)
-            return data
+    inflater = Inflater(raw, digest)
     try:
-        with raw, tarfile.open(fileobj=Hashing(raw), mode='r|gz', bufsize=CHUNK) as tar:
+        with raw, inflater, tarfile.open(fileobj=inflater, mode='r|', bufsize=CHUNK) as tar:
             for member in tar:
                 if not member.isfile():
                     continue
@@ -697,8 +763,7 @@ def read_bundle(path, sha256=None, since=None, until=None):
                 for chunk in iter(lambda: handle.read(CHUNK), b''):
                     h.update(chunk)
                 seen[member.name] = h.hexdigest()
-            while raw.read(CHUNK):
-                pass
+            inflater.drain()
     except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
         raise BundleError('%s is truncated or not a tar.gz (%s); fetch it again with playbooks/collect_evidence.yml. '
                           'No report was written.' % (path, exc))

@@ -125,7 +125,7 @@ def findings_doc(ev, findings, ctx):
         'host': ev.host,
         'bundle': os.path.basename(ev.path),
         'bundle_sha256': ev.sha256,
-        'generated': iso(time.time()),
+        'generated': iso(int(time.time())),
         'collection_started': iso(ev.started),
         'window': {'since': iso(int(ev.since)), 'until': iso(int(ev.until)), 'given': ev.window_given},
         'max_severity': SEVERITIES[worst],
@@ -285,7 +285,7 @@ def write_index(root):
     attackers = ''.join('<li>%s attacked %s</li>' % (_esc(a['ip']), _esc(', '.join(a['hosts']))) for a in corr['shared_attackers']) \
         or '<li>No address tried to log in on more than one host.</li>'
     page = INDEX % {'rows': ''.join(rows) or '<tr><td colspan="5">No reports yet.</td></tr>', 'shared': shared,
-                    'attackers': attackers, 'css': CSS, 'generated': _esc(iso(time.time())), 'hosts': len(docs)}
+                    'attackers': attackers, 'css': CSS, 'generated': _esc(iso(int(time.time()))), 'hosts': len(docs)}
     path = os.path.join(root, 'index.html')
     with open(path + '.tmp', 'w', encoding='utf-8') as handle:
         handle.write(page)
@@ -310,7 +310,7 @@ h2{font-size:17px;margin:22px 0 8px}.verdict{font-size:17px;background:#fff;bord
 table{border-collapse:collapse;background:#fff;width:100%;font-size:13px}td,th{border-bottom:1px solid #e3e5ea;padding:4px 8px;text-align:left}
 .st-on td:nth-child(2){color:#1a7f37}.st-off td:nth-child(2),.st-missing td:nth-child(2),.st-volatile td:nth-child(2){color:#d23c2a;font-weight:600}
 .chart{background:#fff;margin:8px 0;padding:6px 8px;position:relative}.chart h4{margin:0;font-size:13px;color:#334}
-.chart svg{display:block;width:100%;height:170px;user-select:none}.legend span{font-size:12px;margin-right:10px}
+.chart svg{display:block;width:100%;height:auto;user-select:none}.legend span{font-size:12px;margin-right:10px}
 .legend i{display:inline-block;width:10px;height:10px;margin-right:3px;vertical-align:-1px}
 #tip{position:fixed;pointer-events:none;background:#1d2330;color:#fff;font-size:12px;padding:5px 8px;border-radius:3px;
 display:none;z-index:9;white-space:pre}
@@ -334,7 +334,8 @@ function chart(id,title,series,opt){
   series.concat(opt.marks||[]).forEach(function(s){var sp=document.createElement('span');var i=document.createElement('i');
 i.style.background=s.c;if(s.row!=null)i.style.borderRadius='5px';sp.appendChild(i);sp.appendChild(document.createTextNode(s.n));
 lg.appendChild(sp);});
-  var W=1000,H=170,L=48,R=8,TP=8,B=22,svg=el('svg',{viewBox:'0 0 '+W+' '+H,preserveAspectRatio:'none'},box);
+  // events sit in a band of their own above the plot, one row each
+  var W=1000,H=170+(opt.marks?opt.marks.length*7:0),L=48,R=8,TP=10+(opt.marks?opt.marks.length*7:0),B=22,svg=el('svg',{viewBox:'0 0 '+W+' '+H,preserveAspectRatio:'none'},box);
   var max=opt.max||0;series.forEach(function(s){s.v.forEach(function(v){if(v!=null&&v>max)max=v;});});if(!max)max=1;
   var n=Math.max(M.length-1,1);function X(i){return L+(W-L-R)*i/n;}function Y(v){return TP+(H-TP-B)*(1-v/max);}
   [0,0.5,1].forEach(function(f){el('line',{x1:L,x2:W-R,y1:Y(max*f),y2:Y(max*f),stroke:'#e3e5ea'},svg);var t=el('text',
@@ -350,7 +351,7 @@ y:Y(v),width:bw,height:Y(0)-Y(v),fill:s.c,opacity:0.8},svg);drawn++;}});return;}
 pen=true;drawn++;});
     if(d)el('path',{d:d,fill:'none',stroke:s.c,'stroke-width':1.6,'vector-effect':'non-scaling-stroke'},svg);
   });
-  if(opt.marks)opt.marks.forEach(function(m){m.v.forEach(function(v,i){if(v){el('circle',{cx:X(i),cy:TP+4+m.row*7,r:3,fill:m.c},svg);drawn++;}});});
+  if(opt.marks)opt.marks.forEach(function(m){m.v.forEach(function(v,i){if(v){el('circle',{cx:X(i),cy:5+m.row*7,r:3,fill:m.c},svg);drawn++;}});});
   svg.setAttribute('data-points',drawn);box.setAttribute('data-drawn',drawn>0?'yes':'empty');
   if(!drawn){var t=el('text',{x:W/2,y:H/2,'text-anchor':'middle','font-size':13,fill:'#999'},svg);t.textContent='no data recorded for this chart';}
   var guide=el('line',{y1:TP,y2:H-B,stroke:'#1d2330','stroke-dasharray':'3 3',visibility:'hidden'},svg);
