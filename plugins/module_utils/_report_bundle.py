@@ -431,7 +431,7 @@ def _sample(stat):
         return None
     if not ts.get('utc', 1):
         return None
-    out = {'t': epoch}
+    out = {'t': epoch, 'interval': int(_f(ts.get('interval')) or 60)}
     for cpu in stat.get('cpu-load', stat.get('cpu-load-all', [])):
         if cpu.get('cpu') == 'all':
             # sadf -u names them user/system, sadf -A (-u ALL) usr/sys

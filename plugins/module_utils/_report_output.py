@@ -28,14 +28,23 @@ MAX_PROCS_EMBEDDED = 20000
 EVENT_KINDS = ('ssh_fail', 'ban', 'accepted', 'sudo', 'cron', 'unit', 'package', 'audit_exec', 'proc_end')
 
 
+def _sample_minutes(ev):
+    """Each sysstat sample with every UTC minute it covers: sadc averages over its interval (10 minutes by
+    default), so a 10-minute sample stands for each of its 10 minutes."""
+    for t in sorted(ev.samples):
+        s = ev.samples[t]
+        last = int(t // 60 * 60)
+        first = int((t - s.get('interval', 60)) // 60 * 60) + 60
+        for m in range(min(first, last), last + 60, 60):
+            yield t, s, m
+
+
 def timeline(ev):
     """Per UTC minute: CPU, load, memory, network per interface, TCP opens, disk, and event counts."""
     acc = collections.defaultdict(lambda: collections.defaultdict(float))
     seen = collections.Counter()
     ifaces = set()
-    for t in sorted(ev.samples):
-        s = ev.samples[t]
-        m = int(t // 60 * 60)
+    for t, s, m in _sample_minutes(ev):
         seen[m] += 1
         row = acc[m]
         cpu = s.get('cpu') or {}

@@ -535,11 +535,13 @@ def r_net_out(ev, ctx):
     for iface in sorted(ifaces):
         rate = dict((m, sum(s.get('net', {}).get(iface, [0, 0])[1] for s in ss) / len(ss)) for m, ss in minutes.items())
         med = _median(rate.values())
-        hot = [m for m, v in rate.items() if v * 60 >= 5 * 1024 and v >= 10 * med + 10]
+        hot = [m for m, v in rate.items() if v * 60 >= 5 * 1024 and v >= 10 * med + 10]  # 5 MB in a minute, 10x usual
         if not hot:
             continue
         start, end = min(hot), max(hot) + 60
-        total_kb = sum(rate[m] * 60 for m in hot)
+        # a sample stands for its whole interval (10 minutes by default, 10 seconds in the fixtures)
+        span = dict((m, max(60, max(x.get('interval', 60) for x in minutes[m]))) for m in hot)
+        total_kb = sum(rate[m] * span[m] for m in hot)
         conns = [s for s in (ev.sockets or []) if s.get('state') == 'ESTABLISHED' and s.get('remote') not in ('127.0.0.1', '::1')]
         # Programs alive during the spike, service accounts and users before root, heaviest first.
         candidates = sorted((r for r in ev.acct if r[0] < end and r[1] >= start and not benign_label(r[4])),

@@ -403,3 +403,14 @@ def test_flood_tally_counts_the_same_lines_and_minutes(distro, monkeypatch):
     assert fast['per_minute'] == exact['per_minute'] and fast['lines'] == exact['lines']
     assert fast['by_ip'][ATTACKER]['lines'] == exact['by_ip'][ATTACKER]['lines']
     assert 1 <= fast['by_ip'][ATTACKER]['connections'] <= fast['by_ip'][ATTACKER]['lines']
+
+
+def test_a_ten_minute_sample_covers_its_ten_minutes():
+    ev = evidence('debian12')
+    t = max(ev.samples)
+    sample = dict(ev.samples[t], interval=600)
+    ev.samples = {t: sample}
+    ev.since = t - 3600  # the chart is cut at the window's start: open it an hour earlier
+    tl = ro.timeline(ev)
+    filled = [m for m, v in zip(tl['minutes'], tl['series']['cpu_user']) if v is not None]
+    assert len(filled) == 10 and filled[-1] == t // 60 * 60
