@@ -168,6 +168,10 @@ def _short(f):
         return ' (%s, %.1f MB)' % (facts['iface'], facts['bytes'] / 1048576.0)
     if f['rule'] == 'recorder-off':
         return ' (%s %s)' % (facts['recorder'], facts['status'])
+    if f['rule'] == 'missing-evidence':
+        return ' (%s)' % facts['member']
+    if f['rule'] == 'persistence-metadata':
+        return ' (%d file(s))' % len(facts['paths'])
     if f['rule'] == 'uid0-account':
         return ' (%s)' % ', '.join(facts['users'])
     if f['rule'] == 'cron-vanished':

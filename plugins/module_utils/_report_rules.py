@@ -137,6 +137,12 @@ RULES = {
              'survive a reboot or a password change.',
         next='Open each file (the evidence links show them); remove what you did not add, then rotate the '
              'credentials of the accounts involved.'),
+    'persistence-metadata': dict(
+        severity='low', title='Permissions or owners changed on start-up and login files',
+        text='{count} file(s) that decide what runs at start-up or login had their inode changed in the window but '
+             'kept an older content date: {what}. Package updates and permission fixes do this; so does an intruder '
+             'who resets the modification date of a file after editing it.',
+        next='If no package update or configuration run happened then, compare these files with a known-good copy.'),
     'uid0-account': dict(
         severity='critical', title='A second account has root\'s powers (uid 0)',
         text='{users} has user id 0, which makes it root under another name.',
@@ -572,6 +578,8 @@ def r_persistence(ev, ctx):
     out = []
     base = (ev.baseline or {}).get('files', {}) if isinstance(ev.baseline, dict) else {}
     by_kind = collections.defaultdict(list)
+    meta_only = []
+    since = iso(int(ev.since))
     for row in ev.changed:
         path = row.get('path', '')
         kind = persistence_kind(path)
@@ -579,7 +587,15 @@ def r_persistence(ev, ctx):
             continue
         if base and base.get(path) == row.get('sha256'):
             continue
+        # Only the inode changed (owner, mode, a package reinstalling it): said apart, at a lower severity.
+        if (row.get('mtime') or '') < since:
+            meta_only.append(row)
+            continue
         by_kind[kind].append(row)
+    if meta_only:
+        out.append(_finding('persistence-metadata', 'medium', None, None, [r['ref'] for r in meta_only[:10]],
+                            facts={'paths': [r['path'] for r in meta_only]}, count=len(meta_only),
+                            what=', '.join(r['path'] for r in meta_only[:8])))
     for kind, rows in sorted(by_kind.items()):
         refs = [r['ref'] for r in rows[:10]]
         what = []

@@ -141,6 +141,8 @@ correlation:
 """
 
 import os
+import re
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_collect import parse_time
@@ -173,7 +175,8 @@ def main():
         window = {}
         if p['since']:
             try:
-                window = dict(since=parse_time(p['since'], 0), until=parse_time(p['until'], 0))
+                # the collection returns its window with microseconds, which parse_time does not read
+                window = dict((key, parse_time(re.sub(r'\.\d+', '', p[key]), time.time())) for key in ('since', 'until'))
             except ValueError as exc:
                 module.fail_json(msg='since/until: %s' % exc)
         try:

@@ -414,3 +414,15 @@ def test_a_ten_minute_sample_covers_its_ten_minutes():
     tl = ro.timeline(ev)
     filled = [m for m, v in zip(tl['minutes'], tl['series']['cpu_user']) if v is not None]
     assert len(filled) == 10 and filled[-1] == t // 60 * 60
+
+
+def test_inode_only_change_is_low_not_persistence():
+    ev = evidence('debian12')
+    for row in ev.changed:
+        if row['path'] == '/root/.bashrc':
+            row['mtime'] = '2025-01-01T00:00:00Z'  # content older than the window; only the inode changed
+    findings = rr.evaluate(ev, rr.Context())
+    kinds = [f['facts']['kind'] for f in findings if f['rule'] == 'persistence']
+    assert 'shell start-up' not in kinds
+    meta = one(findings, 'persistence-metadata')
+    assert meta['severity'] == 'low' and meta['facts']['paths'] == ['/root/.bashrc']
