@@ -348,7 +348,8 @@ function chart(id,title,series,opt){
 i.style.background=s.c;if(s.row!=null)i.style.borderRadius='5px';sp.appendChild(i);sp.appendChild(document.createTextNode(s.n));
 lg.appendChild(sp);});
   // events sit in a band of their own above the plot, one row each
-  var W=1000,H=170+(opt.marks?opt.marks.length*7:0),L=48,R=8,TP=10+(opt.marks?opt.marks.length*7:0),B=22,svg=el('svg',{viewBox:'0 0 '+W+' '+H,preserveAspectRatio:'none'},box);
+  var band=opt.marks?opt.marks.length*7:0,W=1000,H=170+band,L=48,R=8,TP=10+band,B=22;
+  var svg=el('svg',{viewBox:'0 0 '+W+' '+H,preserveAspectRatio:'none'},box);
   var max=opt.max||0;series.forEach(function(s){s.v.forEach(function(v){if(v!=null&&v>max)max=v;});});if(!max)max=1;
   var n=Math.max(M.length-1,1);function X(i){return L+(W-L-R)*i/n;}function Y(v){return TP+(H-TP-B)*(1-v/max);}
   [0,0.5,1].forEach(function(f){el('line',{x1:L,x2:W-R,y1:Y(max*f),y2:Y(max*f),stroke:'#e3e5ea'},svg);var t=el('text',
