@@ -16,7 +16,7 @@ MOLECULE_JOBS ?= 2
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help setup docker images lint sanity unit molecule molecule-vm molecule-all test demo demo-clean bench clean
+.PHONY: help setup docker images chromium lint sanity unit molecule molecule-vm molecule-all test demo demo-clean bench clean
 
 help:
 	@echo "make test    lint, sanity, unit tests and Molecule on Debian 12 and 13"
@@ -49,8 +49,12 @@ lint: setup
 sanity: setup
 	@bash tests/scripts/sanity.sh
 
-unit: setup
-	$(BIN)/pytest -q tests/unit
+chromium:
+	@bash tests/scripts/ensure-chromium.sh
+
+# The report test opens report.html in headless Chromium; QN_REQUIRE_CHROMIUM makes a missing browser a failure.
+unit: setup chromium
+	QN_REQUIRE_CHROMIUM=1 $(BIN)/pytest -q tests/unit
 
 molecule: setup images
 	@QN_MOLECULE_JOBS=$(MOLECULE_JOBS) bash tests/scripts/molecule.sh "$(SCENARIOS)" "$(DISTROS)"

@@ -1,0 +1,206 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: quietnode maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: evidence_report
+short_description: Turn a fetched evidence bundle into findings, a timeline and an offline HTML report
+version_added: 0.1.0
+description:
+  - Runs on the controller (delegate it to C(localhost)) against a bundle written by M(quietnode.baseline.evidence_bundle)
+    and fetched by C(playbooks/collect_evidence.yml).
+  - Reads the bundle in one streaming pass; every member is hashed and checked against C(manifest.jsonl) and the bundle
+    against its SHA-256 (O(sha256) or the C(<bundle>.sha256) file beside it), while only the members the report needs
+    are parsed. A bundle that fails verification, is truncated, or has a format this module does not know fails the
+    task with a message naming the file, and no report is written.
+  - Writes next to the bundle (or into O(dest)) C(report.html), one self-contained file that works offline (data and
+    charts inside it, nothing fetched), and C(findings.json).
+  - With O(index), also writes C(index.html) and C(correlation.json) in that directory, ranking every host's newest
+    report by severity and naming CPU spikes at the same minute on several hosts (scheduled work) and addresses that
+    tried to log in on several hosts.
+  - "C(findings.json) schema C(quietnode.evidence_report/1): C(schema), C(host), C(bundle), C(bundle_sha256), C(generated),
+    C(collection_started), C(window) (C(since), C(until), C(given)), C(max_severity), C(counts) (per severity),
+    C(coverage) (C(recorders) with status, C(members_read), C(members_missing), C(processes_not_embedded)), C(owner)
+    (C(allowlist), C(controller)), C(correlation) (C(cpu_spike_minutes), C(attack_sources)) and C(findings), a list
+    ranked most serious first of: C(id), C(rule), C(severity) (info, low, medium, high, critical), C(confidence)
+    (low, medium, high), C(title), C(explanation), C(next_steps), C(time_range) (C(start), C(end), UTC ISO 8601 or null),
+    C(evidence) (a list of C(member) plus one of C(line), C(record) or C(key), with an C(excerpt)), C(facts) (rule-specific
+    values, such as C(sources) of an SSH brute force) and C(labels) (C(owner), C(benign))."
+author:
+  - quietnode maintainers (@quietnode)
+options:
+  bundle:
+    description:
+      - Path of the fetched bundle (C(.tar.gz)) on the controller.
+    type: path
+  sha256:
+    description:
+      - Expected SHA-256 of the bundle. Default is the one in C(<bundle>.sha256) when that file exists.
+    type: str
+  dest:
+    description:
+      - Directory for C(report.html) and C(findings.json). Default is the bundle's directory.
+    type: path
+  since:
+    description:
+      - Start of the collection window in UTC (as given to the collection). Default is the window in the bundle's
+        C(collection.log); without it, per-address SSH counts may include log lines from before the window.
+    type: str
+  until:
+    description:
+      - End of the collection window in UTC.
+    type: str
+  allowlist:
+    description:
+      - Addresses and networks that are the owner's (C(quietnode_management_allowlist)); logins from them are labelled
+        as yours, and their failures are not counted as an attack.
+    type: list
+    elements: str
+    default: []
+  controller:
+    description:
+      - Addresses the controller connects from; logins from them are labelled as yours.
+    type: list
+    elements: str
+    default: []
+  index:
+    description:
+      - Evidence directory (C(evidence/)) in which to write the fleet C(index.html) from every host's newest C(findings.json).
+    type: path
+attributes:
+  check_mode:
+    support: full
+    description: Verifies and reads the bundle and returns the findings; writes nothing.
+  diff_mode:
+    support: none
+    description: A report is new output, not a change to compare.
+notes:
+  - Controller-side; the Python standard library only (the charts are a small inline script drawing SVG).
+"""
+
+EXAMPLES = r"""
+- name: Write the report of a fetched bundle
+  quietnode.baseline.evidence_report:
+    bundle: evidence/web1/20261122T070000Z/evidence-web1-20261122T070000Z.tar.gz
+    allowlist: "{{ quietnode_management_allowlist | default([]) }}"
+  delegate_to: localhost
+  register: report
+
+- name: Print one line per finding
+  ansible.builtin.debug:
+    msg: "{{ report.summary }}"
+
+- name: Rank every host's newest report in evidence/index.html
+  quietnode.baseline.evidence_report:
+    index: evidence
+  delegate_to: localhost
+  run_once: true
+"""
+
+RETURN = r"""
+host:
+  description: Host name from the bundle.
+  returned: when O(bundle) is given
+  type: str
+report:
+  description: Path of C(report.html).
+  returned: when O(bundle) is given
+  type: str
+findings_file:
+  description: Path of C(findings.json).
+  returned: when O(bundle) is given
+  type: str
+max_severity:
+  description: Severity of the most serious finding.
+  returned: when O(bundle) is given
+  type: str
+findings:
+  description: The findings, ranked (the C(findings) list of C(findings.json)).
+  returned: when O(bundle) is given
+  type: list
+  elements: dict
+summary:
+  description: One line per finding, for the terminal.
+  returned: when O(bundle) is given
+  type: list
+  elements: str
+index_file:
+  description: Path of the fleet C(index.html).
+  returned: when O(index) is given
+  type: str
+correlation:
+  description: Shared spike minutes and shared attacking addresses across hosts.
+  returned: when O(index) is given
+  type: dict
+"""
+
+import os
+import re
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_collect import parse_time
+from ansible_collections.quietnode.baseline.plugins.module_utils._report_bundle import BundleError, read_bundle
+from ansible_collections.quietnode.baseline.plugins.module_utils._report_output import (
+    summary_lines, write_index, write_outputs, findings_doc,
+)
+from ansible_collections.quietnode.baseline.plugins.module_utils._report_rules import Context, evaluate
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            bundle=dict(type='path'),
+            sha256=dict(type='str'),
+            dest=dict(type='path'),
+            since=dict(type='str'),
+            until=dict(type='str'),
+            allowlist=dict(type='list', elements='str', default=[]),
+            controller=dict(type='list', elements='str', default=[]),
+            index=dict(type='path'),
+        ),
+        required_one_of=[['bundle', 'index']],
+        required_together=[['since', 'until']],
+        supports_check_mode=True,
+    )
+    p = module.params
+    result = dict(changed=False)
+    if p['bundle']:
+        window = {}
+        if p['since']:
+            try:
+                # the collection returns its window with microseconds, which parse_time does not read
+                window = dict((key, parse_time(re.sub(r'\.\d+', '', p[key]), time.time())) for key in ('since', 'until'))
+            except ValueError as exc:
+                module.fail_json(msg='since/until: %s' % exc)
+        try:
+            ev = read_bundle(p['bundle'], p['sha256'], **window)
+        except BundleError as exc:
+            module.fail_json(msg=str(exc))
+        ctx = Context(p['allowlist'], p['controller'])
+        findings = evaluate(ev, ctx)
+        dest = p['dest'] or os.path.dirname(os.path.abspath(p['bundle']))
+        if module.check_mode:
+            doc = findings_doc(ev, findings, ctx)
+            paths = {'html': os.path.join(dest, 'report.html'), 'findings': os.path.join(dest, 'findings.json')}
+        else:
+            doc, paths = write_outputs(ev, findings, ctx, dest)
+        result.update(changed=not module.check_mode, host=ev.host, report=paths['html'], findings_file=paths['findings'],
+                      max_severity=doc['max_severity'], findings=findings, summary=summary_lines(ev.host, findings))
+    if p['index']:
+        if module.check_mode:
+            result['index_file'] = os.path.join(p['index'], 'index.html')
+        else:
+            path, corr, _docs = write_index(p['index'])
+            result.update(changed=True, index_file=path, correlation=corr)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()
