@@ -592,6 +592,7 @@ def _audit(ev, name, text):
 
 READERS = {
     'collection_log': read_text(_log_line),
+    'bundle_info': read_json('bundle_info'),
     'readiness': read_json('readiness'),
     'auth_summary': read_json('auth_summary'),
     'acct_summary': read_json('acct_summary'),
@@ -804,6 +805,9 @@ def finish(ev):
             m = re.search(r'since=(\S+) until=(\S+)', line)
             if m:
                 ev.window_text = (m.group(1), m.group(2))
+    info = getattr(ev, 'bundle_info', None)
+    if isinstance(info, dict) and info.get('format_version') is not None:
+        ev.format = int(info['format_version'])
     if ev.format not in FORMATS_KNOWN:
         raise BundleError('%s has bundle format %s; this report reads formats %s. Update the collection '
                           '(ansible-galaxy collection install --upgrade quietnode.baseline). No report was written.'

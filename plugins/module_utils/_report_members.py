@@ -14,8 +14,10 @@ __metaclass__ = type
 
 import fnmatch
 
-# Bundle formats this report understands; collection.log names the format once the collector writes it.
-FORMATS_KNOWN = (1,)
+# Bundle formats this report understands; from format 2 on, summary/bundle.json names it.
+# 2 added summary/bundle.json, the auth summary's source, attempts per connection and
+# classic-stamp zone, and shadow statuses set/empty/locked.
+FORMATS_KNOWN = (1, 2)
 # Bundles without a format line are the first format (manifest.jsonl + collection.log).
 FORMAT_DEFAULT = 1
 
@@ -23,6 +25,7 @@ FORMAT_DEFAULT = 1
 MEMBERS = {
     'manifest': (('manifest.jsonl',), 'bundle', 'hashes of every member, for verification'),
     'collection_log': (('collection.log',), 'bundle', 'window, clock, collection start, commands run'),
+    'bundle_info': (('summary/bundle.json',), 'bundle', 'format version and window'),
     'readiness': (('summary/readiness.json',), 'readiness', 'which recorders were on'),
     'auth_summary': (('summary/auth_events.json',), 'auth', 'failures by address and user when the journal is missing'),
     'acct_summary': (('acct/summary.json',), 'acct', 'process accounting totals'),
