@@ -26,6 +26,14 @@ echo "== what was applied (${took}s)"
 grep -E '^demo +:' "$state/site.log" || true
 echo "roles: $(grep -oE 'TASK \[quietnode\.baseline\.[a-z_0-9]+' "$state/site.log" | sed 's/.*\.//' | awk '!seen[$0]++' | paste -sd' ')"
 echo
+echo "== collecting evidence from the demo host and writing its report (the admin's key login, chosen by itself)"
+ansible-playbook -i "$state/inventory.yml" playbooks/collect_evidence.yml -e since=-2h -e local_dir="$state/evidence" \
+  | tee "$state/evidence.log" | sed -n '/Print one line per finding/,$p' | grep -v '^$' || true
+report="$(ls -t "$state"/evidence/*/*/report.html 2>/dev/null | head -1)"
+[ -n "$report" ] || { echo "no report was written: see $state/evidence.log" >&2; exit 1; }
+echo "== the report: open file://$PWD/${report#"$PWD"/} in a browser"
+
+echo
 echo "== log in as the admin (root and password logins are now refused):"
 echo "   ssh -i .demo/id_ed25519 -o UserKnownHostsFile=.demo/known_hosts -p ${port} ${admin}@127.0.0.1"
 echo "== re-apply to the converged host:  ansible-playbook -i .demo/inventory.yml playbooks/site.yml"
