@@ -58,7 +58,7 @@ def test_refused_by_nft_keeps_previous_table(tmp_path, capsys):
 
 @pytest.mark.parametrize("args,message", [
     ({"table": "bad name"}, "not a valid nftables table name"),
-    ({"min_prefix_v4": 40}, "min_prefix_v4 must be 0-32"),
+    ({"min_prefix_v4": 40}, "blocklist_min_prefix_v4 is 40; it must be 0-32. Nothing was changed."),
     ({"sources": [{"src": "x.list"}]}, "action plugin"),
 ], ids=["table-name", "prefix-range", "src-without-action"])
 def test_argument_errors(tmp_path, capsys, args, message):
