@@ -84,6 +84,14 @@ class ActionModule(ActionBase):
         with open(_locked_build(os.path.join(_cache_dir(), name), fetch), "rb") as handle:
             return handle.read()
 
+    @staticmethod
+    def _feed(source):
+        if source.get("country"):
+            return {"name": "country %s (IPv%s)" % (source["country"], source["family"][1]), "url": source["url"],
+                    "format": source["format"], "checksum": None, "wide": True}
+        return {"name": source["url"], "url": source["url"], "format": source.get("format") or "auto",
+                "checksum": source.get("checksum"), "wide": False}
+
     def _read_sources(self, sources):
         """(name, bytes, format, wide) per controller-side source; countries may hold blocks wider than the limit."""
         named = []
@@ -141,6 +149,10 @@ class ActionModule(ActionBase):
             controller, on_host = self._controller_sources(args)
         except ValueError as exc:
             return dict(result, failed=True, msg=str(exc))
+        if args["refresh"]:
+            # Fetched, kept fresh and bounded on the host by the refresh timer; the controller reads src only.
+            args["feeds"] = [self._feed(source) for source in controller if source.get("url")]
+            controller = [source for source in controller if not source.get("url")]
         try:
             if controller and args["state"] == "present":
                 local = self._normalised_file(self._read_sources(controller), args)

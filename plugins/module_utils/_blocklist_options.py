@@ -31,6 +31,11 @@ OPTIONS = (
     ("reject_host_bits", "blocklist_reject_host_bits", "bool", False, None, True),
     ("table", "blocklist_table", "str", "quietnode_blocklist", None, False),
     ("state_dir", "blocklist_state_dir", "path", "/etc/quietnode/blocklist", None, False),
+    ("refresh", "blocklist_refresh_enabled", "bool", False, None, False),
+    ("cache_dir", "blocklist_cache_dir", "path", "/var/lib/quietnode/blocklist", None, False),
+    ("refresh_max_shrink", "blocklist_refresh_max_shrink", "float", 0.5, None, False),
+    ("refresh_max_growth", "blocklist_refresh_max_growth", "float", 1.0, None, False),
+    ("refresh_timeout", "blocklist_refresh_timeout", "int", 60, None, False),
     ("validate", None, "str", "sample", ("sample", "full", "none"), False),
     ("state", None, "str", "present", ("present", "absent"), False),
 )
@@ -67,6 +72,7 @@ def argument_spec():
     spec = dict(
         sources=sources_spec(),
         normalised=dict(type="path"),
+        feeds=dict(type="list", elements="dict", default=[]),
         allowlist=dict(type="list", elements="str", default=[]),
     )
     for option, _var, kind, default, choices, _norm in OPTIONS:

@@ -88,6 +88,36 @@ options:
     description:
       - Internal, set by the action plugin; a list already normalised on the controller.
     type: path
+  feeds:
+    description:
+      - Internal, set by the action plugin when O(refresh=true); the url and country sources the host fetches
+        (keys C(name), C(url), C(format), C(checksum), C(wide)).
+    type: list
+    elements: dict
+    default: []
+  refresh:
+    description:
+      - Fetch url and country sources on the host over HTTPS (system trust store) and keep the last good copy
+        of each under O(cache_dir), for the refresh timer the role installs; writes O(cache_dir)C(/refresh.json).
+      - V(false) removes the refresh's files from O(cache_dir).
+    type: bool
+    default: false
+  cache_dir:
+    description: Last good feeds, the refresh's config and its state file C(refresh-state.json).
+    type: path
+    default: /var/lib/quietnode/blocklist
+  refresh_max_shrink:
+    description: A refresh refuses a feed that lost more than this share of its entries.
+    type: float
+    default: 0.5
+  refresh_max_growth:
+    description: A refresh refuses a feed that grew by more than this share of its entries.
+    type: float
+    default: 1.0
+  refresh_timeout:
+    description: Seconds a feed download on the host may take.
+    type: int
+    default: 60
   allowlist:
     description:
       - Addresses, networks or ranges that are never blocked (management hosts, the host's own addresses).
@@ -198,17 +228,16 @@ persist:
   type: bool
 """
 
-import hashlib
 import os
 import re
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.quietnode.baseline.plugins.module_utils._blocklist import (
-    FORMAT_VERSION, BlocklistError, decode_lines, normalise,
+from ansible_collections.quietnode.baseline.plugins.module_utils._blocklist import BlocklistError
+from ansible_collections.quietnode.baseline.plugins.module_utils._blocklist_feeds import (
+    CONFIG_FILE, FEED_DIR, STATE_FILE, STATIC_FILE, FeedError, config_text, converge, count_entries, feed_named,
+    feed_path, fetch, read_bytes, write_atomic,
 )
-from ansible_collections.quietnode.baseline.plugins.module_utils._blocklist_options import (
-    NORMALISE_OPTIONS, argument_spec, role_var,
-)
+from ansible_collections.quietnode.baseline.plugins.module_utils._blocklist_options import argument_spec, role_var
 from ansible_collections.quietnode.baseline.plugins.module_utils._blocklist_nft import (
     Enforcer, NftError,
 )
@@ -216,19 +245,41 @@ from ansible_collections.quietnode.baseline.plugins.module_utils._blocklist_nft 
 _TABLE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,31}$")
 
 
-def _read(path):
-    with open(path, "rb") as handle:
-        return handle.read()
+def _differs(path, data):
+    try:
+        return read_bytes(path) != data
+    except (IOError, OSError):
+        return True
 
 
-def _input_digest(params, named):
-    """Digest of everything the result depends on, so an identical input skips parsing."""
-    digest = hashlib.sha256()
-    digest.update(repr((FORMAT_VERSION, params["table"], [(opt, params[opt]) for opt in NORMALISE_OPTIONS],
-                        sorted(params["allowlist"]))).encode())
-    for name, data, fmt in named:
-        digest.update(b"\0" + repr((name, fmt)).encode() + b"\0" + hashlib.sha256(data).digest())
-    return digest.hexdigest()
+def _feeds(module, params):
+    """Last good copy of each feed, fetched on the host when there is none yet: ({url: bytes}, files to write)."""
+    data_by_url = {}
+    writes = []
+    for feed in params["feeds"]:
+        path = feed_path(params["cache_dir"], feed["url"])
+        if os.path.exists(path):
+            data_by_url[feed["url"]] = read_bytes(path)
+            continue
+        try:
+            data = fetch(feed["url"], feed.get("checksum"), params["refresh_timeout"])
+        except FeedError as exc:
+            module.fail_json(msg="blocklist feed %s: %s. Nothing was changed." % (feed["name"], exc))
+        count_entries(feed, data, params)
+        data_by_url[feed["url"]] = data
+        writes.append((path, data))
+    return data_by_url, writes
+
+
+def _refresh_files(params, path_sources):
+    """(path, bytes or None to remove) for the refresh timer's inputs: its config and the controller's list."""
+    cache_dir = params["cache_dir"]
+    names = (CONFIG_FILE, STATIC_FILE, STATE_FILE)
+    if not params["refresh"]:
+        return [(os.path.join(cache_dir, name), None) for name in names]
+    static = read_bytes(params["normalised"]) if params["normalised"] else None
+    return [(os.path.join(cache_dir, CONFIG_FILE), config_text(params, params["feeds"], path_sources)),
+            (os.path.join(cache_dir, STATIC_FILE), static)]
 
 
 def main():
@@ -241,6 +292,9 @@ def main():
         option = "min_prefix_v%d" % family
         if not 0 <= params[option] <= bits:
             module.fail_json(msg="%s is %s; it must be 0-%d. Nothing was changed." % (role_var(option), params[option], bits))
+    for option in ("refresh_max_shrink", "refresh_max_growth"):
+        if not params[option] > 0:
+            module.fail_json(msg="%s is %s; it must be above 0. Nothing was changed." % (role_var(option), params[option]))
     if any(source.get("src") or source.get("url") for source in params["sources"]) or params["countries"]:
         module.fail_json(msg="sources with src or url, and countries, are read on the controller: call the module as "
                              "quietnode.baseline.blocklist so its action plugin runs. Nothing was changed.")
@@ -255,23 +309,30 @@ def main():
         missing = []
         for source in params["sources"]:
             try:
-                named.append((source["path"], _read(source["path"]), source["format"]))
+                named.append((source["path"], read_bytes(source["path"]), source["format"]))
             except (IOError, OSError) as exc:
                 if not (module.check_mode and not os.path.exists(source["path"])):
                     module.fail_json(msg="cannot read blocklist source %s: %s. Nothing was changed." % (source["path"], exc))
                 # In check mode an earlier task may be about to create it: predict a change instead of failing.
                 module.warn("blocklist source %s does not exist yet; check mode predicts a change" % source["path"])
                 missing.append(source["path"])
-        trusted = [("controller-normalised list", _read(params["normalised"]), "plain")] if params["normalised"] else []
-        input_digest = _input_digest(params, trusted + named)
-        plan = enforcer.unchanged_input(input_digest)
-        if plan is None:
-            lists = normalise([(name, decode_lines(data), fmt) for name, data, fmt in named], params["allowlist"],
-                              params["min_prefix_v4"], params["min_prefix_v6"], params["allow_wide"],
-                              params["reject_host_bits"], [(name, decode_lines(data)) for name, data, _fmt in trusted])
-            plan = enforcer.plan(lists, input_digest, count_changes=module.check_mode)
+        data_by_url, feed_writes = _feeds(module, params)
+        trusted = [("controller-normalised list", read_bytes(params["normalised"]))] if params["normalised"] else []
+        plan = converge(params, enforcer, named + feed_named(params["feeds"], data_by_url), trusted, module.check_mode)
+        path_sources = [dict(path=src["path"], format=src["format"]) for src in params["sources"]]
+        writes = feed_writes + [(path, data) for path, data in _refresh_files(params, path_sources)
+                                if (os.path.exists(path) if data is None else _differs(path, data))]
+        if not params["refresh"] and os.path.isdir(os.path.join(params["cache_dir"], FEED_DIR)):
+            writes += [(os.path.join(params["cache_dir"], FEED_DIR, name), None)
+                       for name in os.listdir(os.path.join(params["cache_dir"], FEED_DIR))]
+        if writes:
+            plan["persist"] = plan["changed"] = True
             if not module.check_mode:
-                enforcer.apply(lists, plan)
+                for path, data in writes:
+                    if data is None:
+                        os.unlink(path)
+                    else:
+                        write_atomic(path, data, 0o600 if path.endswith(".json") else 0o644)
         if missing:
             plan["changed"] = True
     except BlocklistError as exc:
