@@ -234,7 +234,7 @@ import re
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.quietnode.baseline.plugins.module_utils._blocklist import BlocklistError
 from ansible_collections.quietnode.baseline.plugins.module_utils._blocklist_feeds import (
-    CONFIG_FILE, FEED_DIR, STATE_FILE, STATIC_FILE, FeedError, config_text, converge, count_entries, feed_named,
+    CONFIG_FILE, FEED_DIR, STATE_FILE, STATIC_FILE, STATIC_NAME, FeedError, config_text, converge, count_entries, feed_named,
     feed_path, fetch, read_bytes, write_atomic,
 )
 from ansible_collections.quietnode.baseline.plugins.module_utils._blocklist_options import argument_spec, role_var
@@ -317,7 +317,7 @@ def main():
                 module.warn("blocklist source %s does not exist yet; check mode predicts a change" % source["path"])
                 missing.append(source["path"])
         data_by_url, feed_writes = _feeds(module, params)
-        trusted = [("controller-normalised list", read_bytes(params["normalised"]))] if params["normalised"] else []
+        trusted = [(STATIC_NAME, read_bytes(params["normalised"]))] if params["normalised"] else []
         plan = converge(params, enforcer, named + feed_named(params["feeds"], data_by_url), trusted, module.check_mode)
         path_sources = [dict(path=src["path"], format=src["format"]) for src in params["sources"]]
         writes = feed_writes + [(path, data) for path, data in _refresh_files(params, path_sources)
