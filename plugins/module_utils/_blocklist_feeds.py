@@ -193,6 +193,11 @@ def refresh(config, enforcer, fetcher=None, now=time.time):
                 old = None
         try:
             new = fetcher(feed["url"], feed.get("checksum"), config["refresh_timeout"])
+            if new == old:
+                # Unchanged bytes were validated when they became the last good copy.
+                per_source[feed["name"]] = dict(old_counts, outcome="unchanged")
+                data_by_url[feed["url"]] = new
+                continue
             try:
                 counts = count_entries(feed, new, config)
             except BlocklistError as exc:
@@ -201,9 +206,8 @@ def refresh(config, enforcer, fetcher=None, now=time.time):
             reason = check_bounds(old_counts, counts, config["refresh_max_shrink"], config["refresh_max_growth"])
             if reason:
                 raise FeedError(reason)
-            if new != old:
-                write_atomic(path, new)
-            per_source[feed["name"]] = dict(counts, outcome="updated" if new != old else "unchanged")
+            write_atomic(path, new)
+            per_source[feed["name"]] = dict(counts, outcome="updated")
             data_by_url[feed["url"]] = new
         except FeedError as exc:
             per_source[feed["name"]] = dict(old_counts or {"v4": 0, "v6": 0}, outcome="kept", reason=str(exc))
