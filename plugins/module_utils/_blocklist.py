@@ -16,6 +16,11 @@ __metaclass__ = type
 import hashlib
 import socket
 
+from ansible_collections.quietnode.baseline.plugins.module_utils._blocklist_formats import (
+    FORMATS, PLAIN, EntryError as _Entry, detect,
+)
+from ansible_collections.quietnode.baseline.plugins.module_utils._blocklist_options import DEFAULTS, role_var
+
 # Bumped when the output format or the semantics change, so caches keyed on it expire.
 FORMAT_VERSION = "1"
 
@@ -25,6 +30,8 @@ BITS = {V4: 32, V6: 128}
 _AF = {V4: socket.AF_INET, V6: socket.AF_INET6}
 _MAPPED_BASE = 0xFFFF << 32
 _MAPPED_MASK = ((1 << 128) - 1) ^ ((1 << 32) - 1)
+# Width limits for sources that are wide by nature (whole countries): only /0 is refused.
+_WIDE_LIMITS = {V4: 1, V6: 1}
 # Errors collected before giving up, so one run shows more than the first typo.
 MAX_ERRORS = 20
 
@@ -37,10 +44,6 @@ class BlocklistError(ValueError):
         lines = ["%s:%s: %s: %r" % p for p in self.problems]
         super(BlocklistError, self).__init__(
             "invalid blocklist input (nothing was applied):\n" + "\n".join(lines))
-
-
-class _Entry(Exception):
-    """Internal: reason one entry is invalid."""
 
 
 def _parse_address(text):
@@ -103,27 +106,54 @@ def parse_entry(text, reject_host_bits=False):
     return _unmap(family, value, value)
 
 
-def parse_lines(lines, source, out, reject_host_bits=False, min_prefix=None, allow_wide=False, problems=None):
+def decode_lines(data):
+    """Lines of a downloaded or read list: a UTF-8 byte order mark is dropped, CRLF and LF both end a line."""
+    return data.decode("utf-8-sig", "replace").splitlines()
+
+
+def parse_lines(lines, source, out, reject_host_bits=False, min_prefix=None, allow_wide=False, problems=None,
+                fmt="plain"):
     """Parse an iterable of lines into out[family], a list of sort keys (start << bits | end).
 
+    fmt names a reader in _blocklist_formats.FORMATS ("auto" detects it from the first lines);
     min_prefix maps family to the shortest prefix accepted; None skips the width check
     (for input this module produced itself). Invalid lines are appended to problems as
     (source, line number, reason, text); a BlocklistError is raised when problems is None.
     Integer keys sort several times faster than (start, end) tuples on lists of this size.
+    Returns the format used.
     """
     own_problems = problems is None
     if own_problems:
         problems = []
+    if fmt == "auto":
+        lines = list(lines)
+        fmt = detect(lines)
+    reader = None if fmt in PLAIN else FORMATS[fmt][0]
     v4 = out[V4]
     v6 = out[V6]
     pton = socket.inet_pton
     from_bytes = int.from_bytes
     af_inet = socket.AF_INET
     for lineno, line in enumerate(lines, 1):
-        hash_at = line.find("#")
-        text = (line if hash_at < 0 else line[:hash_at]).strip()
-        if not text:
-            continue
+        if reader is None:
+            # Plain lines inline: this loop runs once per entry of lists with hundreds of thousands.
+            cut = line.find("#")
+            if cut >= 0:
+                line = line[:cut]
+            cut = line.find(";")
+            text = (line if cut < 0 else line[:cut]).strip()
+            if not text:
+                continue
+        else:
+            try:
+                text = reader(line)
+            except _Entry as exc:
+                problems.append((source, lineno, str(exc), line.strip()))
+                if len(problems) >= MAX_ERRORS:
+                    break
+                continue
+            if not text:
+                continue
         if "/" not in text and "-" not in text and ":" not in text:
             # Most entries are single IPv4 addresses: skip the general parser for them.
             try:
@@ -147,7 +177,7 @@ def parse_lines(lines, source, out, reject_host_bits=False, min_prefix=None, all
             v6.append(start << 128 | end)
     if own_problems and problems:
         raise BlocklistError(problems)
-    return out
+    return fmt
 
 
 def _check_width(family, start, end, min_prefix, allow_wide):
@@ -157,10 +187,11 @@ def _check_width(family, start, end, min_prefix, allow_wide):
     bits = BITS[family]
     size = end - start + 1
     if size >= (1 << bits):
-        raise _Entry("entry covers every IPv%d address (/0); set allow_wide to block it" % family)
+        raise _Entry("entry covers every IPv%d address (/0); set %s: true to block it" % (family, role_var("allow_wide")))
     limit = min_prefix[family]
     if size > (1 << (bits - limit)):
-        raise _Entry("entry is wider than /%d (the min_prefix_v%d limit); set allow_wide to block it" % (limit, family))
+        raise _Entry("entry is wider than /%d (the %s limit); set %s: true to block it" % (
+            limit, role_var("min_prefix_v%d" % family), role_var("allow_wide")))
 
 
 def merge_keys(keys, bits):
@@ -328,13 +359,16 @@ def _reuse_text(family, before, texts, after):
     return out
 
 
-def normalise(sources, allowlist=(), min_prefix_v4=8, min_prefix_v6=16, allow_wide=False,
-              reject_host_bits=False, trusted=()):
+def normalise(sources, allowlist=(), min_prefix_v4=DEFAULTS["min_prefix_v4"], min_prefix_v6=DEFAULTS["min_prefix_v6"],
+              allow_wide=DEFAULTS["allow_wide"], reject_host_bits=DEFAULTS["reject_host_bits"], trusted=(), formats=None):
     """Parse, validate, merge and subtract.
 
-    sources: iterable of (name, lines) with untrusted input (width checked);
+    sources: iterable of (name, lines) or (name, lines, format) or (name, lines, format, wide) with
+    untrusted input; format defaults to "auto"; a wide source (a whole country) is only refused /0,
+    the others entries wider than the min_prefix limits, unless allow_wide;
     trusted: iterable of (name, lines) this code produced before (width not re-checked);
-    allowlist: iterable of entry strings that must never be covered.
+    allowlist: iterable of entry strings that must never be covered;
+    formats: an optional dict that receives the format used per source name.
     Raises BlocklistError naming every bad line (up to MAX_ERRORS); returns Lists.
     """
     limits = {V4: min_prefix_v4, V6: min_prefix_v6}
@@ -354,8 +388,13 @@ def normalise(sources, allowlist=(), min_prefix_v4=8, min_prefix_v6=16, allow_wi
             lines[fam] = texts if ranges[fam] is before else _reuse_text(fam, before, texts, ranges[fam])
         return Lists(ranges[V4], ranges[V6], lines)
     raw = {V4: [], V6: []}
-    for name, lines in sources:
-        parse_lines(lines, name, raw, reject_host_bits, limits, allow_wide, problems)
+    for item in sources:
+        name, lines = item[0], item[1]
+        fmt = item[2] if len(item) > 2 and item[2] else "auto"
+        item_limits = _WIDE_LIMITS if len(item) > 3 and item[3] else limits
+        used = parse_lines(lines, name, raw, reject_host_bits, item_limits, allow_wide, problems, fmt)
+        if formats is not None:
+            formats[name] = used
     for name, lines in trusted:
         parse_lines(lines, name, raw, False, None, True, problems)
     if problems:

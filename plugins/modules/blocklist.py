@@ -21,8 +21,8 @@ description:
   - Whether anything changed is decided from a digest kept in the table comment and in the persisted
     script, read with C(nft -t list ruleset) which never reads set elements back. An input identical to the
     last applied one (same bytes, allowlist and options) is recognised without parsing it.
-  - Sources given with O(sources[].src) or O(sources[].url) are read and normalised on the controller
-    by the action plugin of the same name, once per distinct input per run, and shipped to the host.
+  - Sources given with O(sources[].src) or O(sources[].url), and O(countries), are read and normalised on the
+    controller by the action plugin of the same name, once per distinct input per run, and shipped to the host.
   - An empty result (no entries, or everything allowlisted) removes the table.
 author:
   - quietnode maintainers (@quietnode)
@@ -37,8 +37,8 @@ attributes:
 options:
   sources:
     description:
-      - Address lists, one entry per line, C(#) comments and blank lines allowed.
-      - An entry is an address, a CIDR network or an C(a-b) range, IPv4 or IPv6.
+      - Address lists. An entry is an address, a CIDR network or an C(a-b) range, IPv4 or IPv6.
+      - Each item has exactly one of O(sources[].path), O(sources[].src) or O(sources[].url).
     type: list
     elements: dict
     default: []
@@ -50,15 +50,74 @@ options:
         description: A list on the controller (found like M(ansible.builtin.copy) finds C(src)); normalised there.
         type: path
       url:
-        description: A list downloaded by the controller; requires O(sources[].checksum).
+        description: A list downloaded by the controller, once per run.
         type: str
       checksum:
-        description: Pinned checksum of the downloaded list, C(sha256:<hex>).
+        description: Optional pinned checksum of the downloaded list, C(sha256:<hex>); the run fails when it differs.
         type: str
+      format:
+        description:
+          - How the list is written. V(auto) detects it from the first lines that are not comments.
+          - V(plain), V(spamhaus) and V(firehol) are one entry per line with C(#) or C(;) comments, also after an entry.
+          - V(spamhaus_json) is one JSON object per line with a C(cidr) key.
+          - V(ipset) is an C(ipset save) file (C(create) and C(add SET ENTRY) lines).
+          - V(p2p) is PeerGuardian C(name:first-last).
+          - V(dshield) is DShield's tab-separated block list (start, end, netblock, ...).
+          - A UTF-8 byte order mark and CRLF line ends are accepted in every format.
+        type: str
+        choices: [auto, dshield, firehol, ipset, p2p, plain, spamhaus, spamhaus_json]
+        default: auto
+  countries:
+    description:
+      - ISO 3166-1 alpha-2 codes of countries whose address space is blocked, read on the controller from
+        O(country_url_v4) and O(country_url_v6). Country lists are only refused C(/0) entries, not the prefix limits.
+    type: list
+    elements: str
+    default: []
+  country_url_v4:
+    description:
+      - URL template of a country's IPv4 zone; C({cc}) is the lower-case code, C({CC}) the upper-case one.
+      - The default is ipdeny.com's aggregated zones; point it at a mirror. Empty skips IPv4.
+    type: str
+    default: https://www.ipdeny.com/ipblocks/data/aggregated/{cc}-aggregated.zone
+  country_url_v6:
+    description: URL template of a country's IPv6 zone, like O(country_url_v4). Empty skips IPv6.
+    type: str
+    default: https://www.ipdeny.com/ipv6/ipaddresses/aggregated/{cc}-aggregated.zone
   normalised:
     description:
       - Internal, set by the action plugin; a list already normalised on the controller.
     type: path
+  feeds:
+    description:
+      - Internal, set by the action plugin when O(refresh=true); the url and country sources the host fetches
+        (keys C(name), C(url), C(format), C(checksum), C(wide)).
+    type: list
+    elements: dict
+    default: []
+  refresh:
+    description:
+      - Fetch url and country sources on the host over HTTPS (system trust store) and keep the last good copy
+        of each under O(cache_dir), for the refresh timer the role installs; writes O(cache_dir)C(/refresh.json).
+      - V(false) removes the refresh's files from O(cache_dir).
+    type: bool
+    default: false
+  cache_dir:
+    description: Last good feeds, the refresh's config and its state file C(refresh-state.json).
+    type: path
+    default: /var/lib/quietnode/blocklist
+  refresh_max_shrink:
+    description: A refresh refuses a feed that lost more than this share of its entries.
+    type: float
+    default: 0.5
+  refresh_max_growth:
+    description: A refresh refuses a feed that grew by more than this share of its entries.
+    type: float
+    default: 1.0
+  refresh_timeout:
+    description: Seconds a feed download on the host may take.
+    type: int
+    default: 60
   allowlist:
     description:
       - Addresses, networks or ranges that are never blocked (management hosts, the host's own addresses).
@@ -118,7 +177,10 @@ EXAMPLES = r"""
     sources:
       - src: files/offenders-v4.txt
       - url: https://lists.example.org/drop.txt
+        format: spamhaus
+      - url: https://lists.example.org/pinned.txt
         checksum: sha256:0b4c1f0b0f3e2f1d9e5f0c8b6a7d4e3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e
+    countries: [AQ, BV]
     allowlist:
       - 192.0.2.10
       - 2001:db8:1::/48
@@ -166,14 +228,16 @@ persist:
   type: bool
 """
 
-import hashlib
 import os
 import re
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.quietnode.baseline.plugins.module_utils._blocklist import (
-    FORMAT_VERSION, BlocklistError, normalise,
+from ansible_collections.quietnode.baseline.plugins.module_utils._blocklist import BlocklistError
+from ansible_collections.quietnode.baseline.plugins.module_utils._blocklist_feeds import (
+    CONFIG_FILE, FEED_DIR, STATE_FILE, STATIC_FILE, STATIC_NAME, FeedError, config_text, converge, count_entries, feed_named,
+    feed_path, fetch, read_bytes, write_atomic,
 )
+from ansible_collections.quietnode.baseline.plugins.module_utils._blocklist_options import argument_spec, role_var
 from ansible_collections.quietnode.baseline.plugins.module_utils._blocklist_nft import (
     Enforcer, NftError,
 )
@@ -181,56 +245,59 @@ from ansible_collections.quietnode.baseline.plugins.module_utils._blocklist_nft 
 _TABLE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,31}$")
 
 
-def _read(path):
-    with open(path, "rb") as handle:
-        return handle.read()
+def _differs(path, data):
+    try:
+        return read_bytes(path) != data
+    except (IOError, OSError):
+        return True
 
 
-def _input_digest(params, named):
-    """Digest of everything the result depends on, so an identical input skips parsing."""
-    digest = hashlib.sha256()
-    digest.update(repr((FORMAT_VERSION, params["table"], params["min_prefix_v4"], params["min_prefix_v6"],
-                        params["allow_wide"], params["reject_host_bits"], sorted(params["allowlist"]))).encode())
-    for name, data in named:
-        digest.update(b"\0" + name.encode() + b"\0" + hashlib.sha256(data).digest())
-    return digest.hexdigest()
+def _feeds(module, params):
+    """Last good copy of each feed, fetched on the host when there is none yet: ({url: bytes}, files to write)."""
+    data_by_url = {}
+    writes = []
+    for feed in params["feeds"]:
+        path = feed_path(params["cache_dir"], feed["url"])
+        if os.path.exists(path):
+            data_by_url[feed["url"]] = read_bytes(path)
+            continue
+        try:
+            data = fetch(feed["url"], feed.get("checksum"), params["refresh_timeout"])
+        except FeedError as exc:
+            module.fail_json(msg="blocklist feed %s: %s. Nothing was changed." % (feed["name"], exc))
+        count_entries(feed, data, params)
+        data_by_url[feed["url"]] = data
+        writes.append((path, data))
+    return data_by_url, writes
 
 
-def _lines(data):
-    return data.decode("utf-8", "replace").splitlines()
+def _refresh_files(params, path_sources):
+    """(path, bytes or None to remove) for the refresh timer's inputs: its config and the controller's list."""
+    cache_dir = params["cache_dir"]
+    names = (CONFIG_FILE, STATIC_FILE, STATE_FILE)
+    if not params["refresh"]:
+        return [(os.path.join(cache_dir, name), None) for name in names]
+    static = read_bytes(params["normalised"]) if params["normalised"] else None
+    return [(os.path.join(cache_dir, CONFIG_FILE), config_text(params, params["feeds"], path_sources)),
+            (os.path.join(cache_dir, STATIC_FILE), static)]
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            sources=dict(type="list", elements="dict", default=[], options=dict(
-                path=dict(type="path"),
-                src=dict(type="path"),
-                url=dict(type="str"),
-                checksum=dict(type="str"),
-            ), mutually_exclusive=[("path", "src", "url")], required_one_of=[("path", "src", "url")],
-                required_by=dict(url="checksum")),
-            normalised=dict(type="path"),
-            allowlist=dict(type="list", elements="str", default=[]),
-            min_prefix_v4=dict(type="int", default=8),
-            min_prefix_v6=dict(type="int", default=16),
-            allow_wide=dict(type="bool", default=False),
-            reject_host_bits=dict(type="bool", default=False),
-            table=dict(type="str", default="quietnode_blocklist"),
-            state_dir=dict(type="path", default="/etc/quietnode/blocklist"),
-            validate=dict(type="str", choices=["sample", "full", "none"], default="sample"),
-            state=dict(type="str", choices=["present", "absent"], default="present"),
-        ),
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     params = module.params
     if not _TABLE_RE.match(params["table"]):
-        module.fail_json(msg="table %r is not a valid nftables table name" % params["table"])
-    if not 0 <= params["min_prefix_v4"] <= 32 or not 0 <= params["min_prefix_v6"] <= 128:
-        module.fail_json(msg="min_prefix_v4 must be 0-32 and min_prefix_v6 0-128")
-    if any(source.get("src") or source.get("url") for source in params["sources"]):
-        module.fail_json(msg="sources with src or url are read on the controller: call the module as "
-                             "quietnode.baseline.blocklist so its action plugin runs")
+        module.fail_json(msg="%s %r is not a valid nftables table name (letters, digits, _; up to 32). "
+                             "Nothing was changed." % (role_var("table"), params["table"]))
+    for family, bits in ((4, 32), (6, 128)):
+        option = "min_prefix_v%d" % family
+        if not 0 <= params[option] <= bits:
+            module.fail_json(msg="%s is %s; it must be 0-%d. Nothing was changed." % (role_var(option), params[option], bits))
+    for option in ("refresh_max_shrink", "refresh_max_growth"):
+        if not params[option] > 0:
+            module.fail_json(msg="%s is %s; it must be above 0. Nothing was changed." % (role_var(option), params[option]))
+    if any(source.get("src") or source.get("url") for source in params["sources"]) or params["countries"]:
+        module.fail_json(msg="sources with src or url, and countries, are read on the controller: call the module as "
+                             "quietnode.baseline.blocklist so its action plugin runs. Nothing was changed.")
     enforcer = Enforcer(module.run_command, module.get_bin_path("nft", required=params["state"] == "present" and not module.check_mode),
                         params["table"], params["state_dir"], params["validate"])
     try:
@@ -242,23 +309,30 @@ def main():
         missing = []
         for source in params["sources"]:
             try:
-                named.append((source["path"], _read(source["path"])))
+                named.append((source["path"], read_bytes(source["path"]), source["format"]))
             except (IOError, OSError) as exc:
                 if not (module.check_mode and not os.path.exists(source["path"])):
-                    module.fail_json(msg="cannot read blocklist source %s: %s (nothing was applied)" % (source["path"], exc))
+                    module.fail_json(msg="cannot read blocklist source %s: %s. Nothing was changed." % (source["path"], exc))
                 # In check mode an earlier task may be about to create it: predict a change instead of failing.
                 module.warn("blocklist source %s does not exist yet; check mode predicts a change" % source["path"])
                 missing.append(source["path"])
-        trusted = [("controller-normalised list", _read(params["normalised"]))] if params["normalised"] else []
-        input_digest = _input_digest(params, trusted + named)
-        plan = enforcer.unchanged_input(input_digest)
-        if plan is None:
-            lists = normalise([(name, _lines(data)) for name, data in named], params["allowlist"],
-                              params["min_prefix_v4"], params["min_prefix_v6"], params["allow_wide"],
-                              params["reject_host_bits"], [(name, _lines(data)) for name, data in trusted])
-            plan = enforcer.plan(lists, input_digest, count_changes=module.check_mode)
+        data_by_url, feed_writes = _feeds(module, params)
+        trusted = [(STATIC_NAME, read_bytes(params["normalised"]))] if params["normalised"] else []
+        plan = converge(params, enforcer, named + feed_named(params["feeds"], data_by_url), trusted, module.check_mode)
+        path_sources = [dict(path=src["path"], format=src["format"]) for src in params["sources"]]
+        writes = feed_writes + [(path, data) for path, data in _refresh_files(params, path_sources)
+                                if (os.path.exists(path) if data is None else _differs(path, data))]
+        if not params["refresh"] and os.path.isdir(os.path.join(params["cache_dir"], FEED_DIR)):
+            writes += [(os.path.join(params["cache_dir"], FEED_DIR, name), None)
+                       for name in os.listdir(os.path.join(params["cache_dir"], FEED_DIR))]
+        if writes:
+            plan["persist"] = plan["changed"] = True
             if not module.check_mode:
-                enforcer.apply(lists, plan)
+                for path, data in writes:
+                    if data is None:
+                        os.unlink(path)
+                    else:
+                        write_atomic(path, data, 0o600 if path.endswith(".json") else 0o644)
         if missing:
             plan["changed"] = True
     except BlocklistError as exc:

@@ -1,5 +1,6 @@
 """Verify what the host really does: drops from a listed client, lets the allowlisted one in, survives reloads."""
 
+import json
 import os
 import re
 import time
@@ -10,6 +11,8 @@ import testinfra
 DISTRO = os.environ.get("MOLECULE_DISTRO", "debian12")
 INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
 TABLE = "quietnode_blocklist"
+STATE = "/var/lib/quietnode/blocklist/refresh-state.json"
+REFRESH = "quietnode-blocklist-refresh"
 # Every traffic attempt is bounded: a 3 s connect timeout, at most ATTEMPTS tries.
 ATTEMPTS = 3
 
@@ -102,4 +105,76 @@ def test_boot_unit_restores_a_flushed_table(host, target_ip):
     host.run_expect([0], "nft delete table inet %s" % TABLE)
     assert _banner(_host("blocklist-blocked"), target_ip) == "SSH-2.0"
     host.run_expect([0], "systemctl restart quietnode-blocklist.service")
+    _assert_enforced(host, target_ip)
+
+
+def test_country_zone_address_is_dropped(host, target_ip):
+    # The blocked client is listed only by the AQ zone the feed server serves (the Molecule network).
+    blocked = _host("blocklist-blocked").check_output("hostname -I").split()[0]
+    assert host.run("nft get element inet %s v4 { %s }" % (TABLE, blocked)).rc == 0
+    assert "country AQ (IPv4)" in host.file("/var/lib/quietnode/blocklist/refresh.json").content_string
+    assert _banner(_host("blocklist-blocked"), target_ip) == ""
+
+
+def test_refresh_timer_is_daily_with_a_random_delay(host):
+    timer = host.service("%s.timer" % REFRESH)
+    assert timer.is_enabled and timer.is_running
+    out = host.check_output("systemctl show %s.timer -p TimersCalendar -p RandomizedDelayUSec" % REFRESH)
+    assert ("OnCalendar=daily" in out or "OnCalendar=*-*-* 00:00:00" in out) and "RandomizedDelayUSec=1h" in out
+
+
+def _listed(host, address):
+    return host.run("nft get element inet %s v4 { %s }" % (TABLE, address)).rc == 0
+
+
+def _refresh(host, variant=None):
+    """Serve a feed variant, run the timer's service once; the state file and the run's journal line."""
+    if variant:
+        _host("blocklist-feeds").run_expect([0], "cp /srv/feeds/variants/%s.txt /srv/feeds/offenders.txt" % variant)
+    cursor = host.check_output("journalctl -n 0 --show-cursor -o cat | sed -n 's/^-- cursor: //p'")
+    host.run_expect([0], "systemctl start %s.service" % REFRESH)
+    line = ""
+    for _attempt in range(10):
+        line = host.run("journalctl -u %s.service --after-cursor='%s' -o cat | grep 'quietnode-blocklist refresh:' | tail -n 1"
+                        % (REFRESH, cursor)).stdout.strip()
+        if line:
+            break
+        time.sleep(1)
+    return json.loads(host.file(STATE).content_string), line
+
+
+def test_refresh_applies_a_grown_feed(host, target_ip):
+    state, line = _refresh(host, "grown")
+    assert (state["outcome"], state["applied"]) == ("ok", True), state
+    assert _listed(host, "203.0.113.75")
+    assert re.search(r"https://[0-9.]+/offenders.txt updated v4=25 v6=0", line), line
+    _assert_enforced(host, target_ip)
+
+
+@pytest.mark.parametrize("variant,reason", [
+    ("emptied", "feed is empty"),
+    ("shrunk", "shrank from 25 to 2 entries, more than blocklist_refresh_max_shrink allows (50%)"),
+    ("bad-line", "not a valid IPv4 address or network: '198.51.100.300'"),
+])
+def test_bad_feed_keeps_the_last_good_list(host, target_ip, variant, reason):
+    state, line = _refresh(host, variant)
+    feed = [v for k, v in state["sources"].items() if k.endswith("/offenders.txt")][0]
+    assert (state["outcome"], feed["outcome"]) == ("kept-some", "kept") and reason in feed["reason"], state
+    assert reason in line and "kept v4=25" in line
+    assert _listed(host, "203.0.113.75")
+    _assert_enforced(host, target_ip)
+
+
+def test_bad_certificate_keeps_the_last_good_list(host, target_ip):
+    feeds = _host("blocklist-feeds")
+    serve = "cp /srv/tls/%s.crt /srv/tls/served.crt && cp /srv/tls/%s.key /srv/tls/served.key && systemctl restart https-feeds"
+    feeds.run_expect([0], "cp /srv/feeds/variants/good.txt /srv/feeds/offenders.txt && " + serve % ("untrusted", "untrusted"))
+    try:
+        time.sleep(1)
+        state, line = _refresh(host)
+    finally:
+        feeds.run_expect([0], serve % ("trusted", "trusted"))
+    feed = [v for k, v in state["sources"].items() if k.endswith("/offenders.txt")][0]
+    assert feed["outcome"] == "kept" and "TLS error" in feed["reason"] and "CERTIFICATE_VERIFY_FAILED" in line, state
+    assert _listed(host, "203.0.113.75")
     _assert_enforced(host, target_ip)

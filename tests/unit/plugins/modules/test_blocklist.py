@@ -58,7 +58,7 @@ def test_refused_by_nft_keeps_previous_table(tmp_path, capsys):
 
 @pytest.mark.parametrize("args,message", [
     ({"table": "bad name"}, "not a valid nftables table name"),
-    ({"min_prefix_v4": 40}, "min_prefix_v4 must be 0-32"),
+    ({"min_prefix_v4": 40}, "blocklist_min_prefix_v4 is 40; it must be 0-32. Nothing was changed."),
     ({"sources": [{"src": "x.list"}]}, "action plugin"),
 ], ids=["table-name", "prefix-range", "src-without-action"])
 def test_argument_errors(tmp_path, capsys, args, message):
@@ -74,3 +74,29 @@ def test_missing_path_fails_but_check_mode_predicts_a_change(tmp_path, capsys):
     result, calls = _run(dict(args, _ansible_check_mode=True), capsys)
     assert result["changed"] and not result.get("failed")
     assert [c for c in calls if c[0] != "-t"] == []
+
+
+def test_refresh_mode_writes_the_timer_config_and_off_removes_it(tmp_path, capsys):
+    from ansible_collections.quietnode.baseline.plugins.module_utils import _blocklist_feeds as feeds
+    feed = {"name": "https://feeds.example.org/x", "url": "https://feeds.example.org/x", "format": "p2p",
+            "checksum": None, "wide": False}
+    cached = feeds.feed_path(str(tmp_path / "cache"), feed["url"])
+    os.makedirs(os.path.dirname(cached))
+    with open(cached, "wb") as handle:
+        handle.write(b"Example:192.0.2.0-192.0.2.255\n")
+    args = {"sources": [_src("offenders.list")], "feeds": [feed], "refresh": True,
+            "state_dir": str(tmp_path / "etc"), "cache_dir": str(tmp_path / "cache")}
+    result, _calls = _run(args, capsys)
+    assert result["changed"] and result["counts"]["v4"] == 4
+    with open(tmp_path / "cache" / feeds.CONFIG_FILE) as handle:
+        config = json.load(handle)
+    assert config["feeds"] == [feed] and config["sources"] == [{"path": _src("offenders.list")["path"], "format": "auto"}]
+    result, _calls = _run(dict(args, refresh=False, feeds=[]), capsys)
+    assert result["changed"] and not os.path.exists(tmp_path / "cache" / feeds.CONFIG_FILE) and not os.path.exists(cached)
+
+
+def test_refresh_mode_fails_when_a_new_feed_cannot_be_fetched(tmp_path, capsys):
+    feed = {"name": "drop", "url": "http://feeds.example.org/x", "format": "auto", "checksum": None, "wide": False}
+    result, _calls = _run({"feeds": [feed], "refresh": True, "state_dir": str(tmp_path), "cache_dir": str(tmp_path)}, capsys)
+    assert result["failed"] and result["msg"] == ("blocklist feed drop: http://feeds.example.org/x: the host fetches feeds "
+                                                  "over https:// only. Nothing was changed.")

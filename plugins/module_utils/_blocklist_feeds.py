@@ -1,0 +1,262 @@
+# -*- coding: utf-8 -*-
+# Copyright: quietnode maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Feeds kept fresh on the host: HTTPS download, last-good copies, sanity bounds and the daily refresh.
+
+The module and the refresh timer's script both converge through converge() below, so one normaliser
+and one input digest decide what is loaded whichever of them runs.
+Standard library only (runs on the target, also outside Ansible as the refresh script).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import hashlib
+import json
+import os
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+
+try:
+    from urllib.request import HTTPSHandler, Request, build_opener
+    from urllib.error import URLError
+except ImportError:  # pragma: no cover - Python 2 is not supported on targets, but imports must not fail
+    HTTPSHandler = Request = build_opener = URLError = None
+
+from ansible_collections.quietnode.baseline.plugins.module_utils._blocklist import (
+    FORMAT_VERSION, V4, V6, BlocklistError, decode_lines, normalise, parse_lines,
+)
+from ansible_collections.quietnode.baseline.plugins.module_utils._blocklist_nft import Enforcer, NftError
+from ansible_collections.quietnode.baseline.plugins.module_utils._blocklist_options import (
+    NORMALISE_OPTIONS, role_var,
+)
+
+CONFIG_FILE = "refresh.json"
+STATE_FILE = "refresh-state.json"
+STATIC_FILE = "static.list"
+FEED_DIR = "feeds"
+STATIC_NAME = "controller-normalised list"
+# The options a refresh needs to rebuild exactly what the module loaded.
+CONFIG_KEYS = ("table", "state_dir", "validate", "allowlist", "cache_dir", "refresh_max_shrink",
+               "refresh_max_growth", "refresh_timeout") + NORMALISE_OPTIONS
+
+
+class FeedError(RuntimeError):
+    """A feed could not be fetched or broke a sanity bound; the last good copy stays in force."""
+
+
+def feed_path(cache_dir, url):
+    return os.path.join(cache_dir, FEED_DIR, hashlib.sha256(url.encode("utf-8")).hexdigest()[:32] + ".feed")
+
+
+def write_atomic(path, data, mode=0o644):
+    directory = os.path.dirname(path)
+    if not os.path.isdir(directory):
+        os.makedirs(directory, 0o755)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def read_bytes(path):
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+def fetch(url, checksum=None, timeout=60, context=None):
+    """Body of an https:// URL, certificate checked against the system trust store; FeedError on any failure."""
+    if not url.startswith("https://"):
+        raise FeedError("%s: the host fetches feeds over https:// only" % url)
+    if context is None:
+        context = ssl.create_default_context()
+    try:
+        # Outside Ansible (the timer's script), so the standard library's opener rather than open_url.
+        opener = build_opener(HTTPSHandler(context=context))
+        response = opener.open(Request(url, headers={"User-Agent": "quietnode-blocklist"}), timeout=timeout)
+        try:
+            data = response.read()
+        finally:
+            response.close()
+    except ssl.SSLError as exc:
+        raise FeedError("%s: TLS error: %s" % (url, exc))
+    except URLError as exc:
+        reason = getattr(exc, "code", None) or getattr(exc, "reason", exc)
+        if isinstance(reason, ssl.SSLError) or "CERTIFICATE" in str(reason).upper():
+            raise FeedError("%s: TLS error: %s" % (url, reason))
+        raise FeedError("%s: HTTP error: %s" % (url, reason))
+    except (OSError, ValueError) as exc:
+        raise FeedError("%s: %s" % (url, exc))
+    if checksum:
+        actual = hashlib.sha256(data).hexdigest()
+        expected = checksum.partition(":")[2].lower()
+        if actual != expected:
+            raise FeedError("%s: sha256 is %s, the pinned checksum is %s" % (url, actual, expected))
+    return data
+
+
+def count_entries(feed, data, params):
+    """Entries per family in one feed's raw data, after its own validation; raises BlocklistError."""
+    raw = {V4: [], V6: []}
+    limits = {V4: 1, V6: 1} if feed.get("wide") else {V4: params["min_prefix_v4"], V6: params["min_prefix_v6"]}
+    problems = []
+    parse_lines(decode_lines(data), feed["name"], raw, params["reject_host_bits"], limits, params["allow_wide"],
+                problems, feed.get("format") or "auto")
+    if problems:
+        raise BlocklistError(problems)
+    return {"v4": len(raw[V4]), "v6": len(raw[V6])}
+
+
+def check_bounds(old, new, max_shrink, max_growth):
+    """Why a feed's new entry count must not replace the old one, or None (counts are {v4, v6} dicts)."""
+    before = old["v4"] + old["v6"] if old else 0
+    after = new["v4"] + new["v6"]
+    if after == 0:
+        return "feed is empty"
+    if before and after < before * (1 - max_shrink):
+        return "shrank from %d to %d entries, more than %s allows (%d%%)" % (
+            before, after, role_var("refresh_max_shrink"), round(max_shrink * 100))
+    if before and after > before * (1 + max_growth):
+        return "grew from %d to %d entries, more than %s allows (%d%%)" % (
+            before, after, role_var("refresh_max_growth"), round(max_growth * 100))
+    return None
+
+
+def input_digest(params, named):
+    """Digest of everything the result depends on, so an identical input skips parsing."""
+    digest = hashlib.sha256()
+    digest.update(repr((FORMAT_VERSION, params["table"], [(opt, params[opt]) for opt in NORMALISE_OPTIONS],
+                        sorted(params["allowlist"]))).encode())
+    for item in named:
+        digest.update(b"\0" + repr((item[0],) + tuple(item[2:])).encode() + b"\0" + hashlib.sha256(item[1]).digest())
+    return digest.hexdigest()
+
+
+def converge(params, enforcer, named, trusted, check_mode=False):
+    """Plan and (unless check_mode) apply named sources (name, bytes, format, wide) and trusted ones (name, bytes)."""
+    digest = input_digest(params, trusted + named)
+    plan = enforcer.unchanged_input(digest)
+    if plan is None:
+        lists = normalise([(item[0], decode_lines(item[1])) + tuple(item[2:]) for item in named], params["allowlist"],
+                          params["min_prefix_v4"], params["min_prefix_v6"], params["allow_wide"],
+                          params["reject_host_bits"], [(name, decode_lines(data)) for name, data in trusted])
+        plan = enforcer.plan(lists, digest, count_changes=check_mode)
+        if not check_mode:
+            enforcer.apply(lists, plan)
+    return plan
+
+
+def feed_named(feeds, data_by_url):
+    return [(feed["name"], data_by_url[feed["url"]], feed.get("format") or "auto", bool(feed.get("wide")))
+            for feed in feeds]
+
+
+def config_text(params, feeds, path_sources):
+    config = dict((key, params[key]) for key in CONFIG_KEYS)
+    config.update(version=1, feeds=feeds, sources=path_sources)
+    return (json.dumps(config, indent=1, sort_keys=True) + "\n").encode("utf-8")
+
+
+def _run(args):
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    out, err = proc.communicate()
+    return proc.returncode, out, err
+
+
+def refresh(config, enforcer, fetcher=None, now=time.time):
+    """Re-fetch every feed, keep the last good copy of any that fails or breaks a bound, apply; returns the state."""
+    fetcher = fetcher or fetch
+    cache_dir = config["cache_dir"]
+    data_by_url = {}
+    per_source = {}
+    for feed in config["feeds"]:
+        path = feed_path(cache_dir, feed["url"])
+        try:
+            old = read_bytes(path)
+        except (IOError, OSError):
+            old = None
+        old_counts = None
+        if old is not None:
+            try:
+                old_counts = count_entries(feed, old, config)
+            except BlocklistError:
+                old = None
+        try:
+            new = fetcher(feed["url"], feed.get("checksum"), config["refresh_timeout"])
+            if new == old:
+                # Unchanged bytes were validated when they became the last good copy.
+                per_source[feed["name"]] = dict(old_counts, outcome="unchanged")
+                data_by_url[feed["url"]] = new
+                continue
+            try:
+                counts = count_entries(feed, new, config)
+            except BlocklistError as exc:
+                problem = exc.problems[0]
+                raise FeedError("line %s: %s: %r" % (problem[1], problem[2], problem[3]))
+            reason = check_bounds(old_counts, counts, config["refresh_max_shrink"], config["refresh_max_growth"])
+            if reason:
+                raise FeedError(reason)
+            write_atomic(path, new)
+            per_source[feed["name"]] = dict(counts, outcome="updated")
+            data_by_url[feed["url"]] = new
+        except FeedError as exc:
+            per_source[feed["name"]] = dict(old_counts or {"v4": 0, "v6": 0}, outcome="kept", reason=str(exc))
+            if old is not None:
+                data_by_url[feed["url"]] = old
+    state = {"time": int(now()), "sources": per_source}
+    missing = [feed["name"] for feed in config["feeds"] if feed["url"] not in data_by_url]
+    kept = [name for name, result in per_source.items() if result["outcome"] == "kept"]
+    try:
+        if missing:
+            raise FeedError("no good copy of %s yet" % ", ".join(missing))
+        named = [(src["path"], read_bytes(src["path"]), src.get("format") or "auto") for src in config["sources"]]
+        static = os.path.join(cache_dir, STATIC_FILE)
+        trusted = [(STATIC_NAME, read_bytes(static))] if os.path.exists(static) else []
+        plan = converge(config, enforcer, named + feed_named(config["feeds"], data_by_url), trusted)
+        state.update(outcome="kept-some" if kept else "ok", applied=bool(plan.get("load")), counts=plan["counts"],
+                     digest=plan["digest"])
+    except (FeedError, BlocklistError, NftError, IOError, OSError) as exc:
+        state.update(outcome="failed", applied=False, reason=str(exc).splitlines()[0])
+    return state
+
+
+def journal_line(state):
+    """One line per refresh: outcome, then counts (and why, when kept) per source."""
+    parts = ["quietnode-blocklist refresh: outcome=%s applied=%s" % (state["outcome"], "yes" if state.get("applied") else "no")]
+    if state.get("counts"):
+        parts[0] += " total v4=%d v6=%d" % (state["counts"]["v4"], state["counts"]["v6"])
+    if state.get("reason"):
+        parts[0] += " reason=%r" % state["reason"]
+    for name in sorted(state["sources"]):
+        result = state["sources"][name]
+        text = "%s %s v4=%d v6=%d" % (name, result["outcome"], result["v4"], result["v6"])
+        if result.get("reason"):
+            text += " (%s)" % result["reason"]
+        parts.append(text)
+    return "; ".join(parts)
+
+
+def main(argv=None):
+    """The refresh timer's entry point: quietnode-blocklist-refresh [CONFIG]."""
+    argv = sys.argv[1:] if argv is None else argv
+    config_path = argv[0] if argv else "/var/lib/quietnode/blocklist/" + CONFIG_FILE
+    with open(config_path, "r") as handle:
+        config = json.load(handle)
+    nft = next((path for path in ("/usr/sbin/nft", "/sbin/nft", "/usr/bin/nft") if os.path.exists(path)), "nft")
+    enforcer = Enforcer(_run, nft, config["table"], config["state_dir"], config["validate"])
+    state = refresh(config, enforcer)
+    write_atomic(os.path.join(config["cache_dir"], STATE_FILE), (json.dumps(state, sort_keys=True) + "\n").encode("utf-8"))
+    sys.stdout.write(journal_line(state) + "\n")
+    sys.stdout.flush()
+    # A kept feed is the bound doing its job; only a refresh that could not apply anything fails the unit.
+    return 1 if state["outcome"] == "failed" else 0
