@@ -27,7 +27,7 @@ from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_obser
     AcctObserver, BackgroundObserver, BlockObserver, LineObserver,
 )
 from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_readiness import verdicts
-from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_table import ARTIFACTS, GROUPS
+from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_table import ARTIFACTS, BLOCKLIST_REFRESH_STATE, GROUPS
 from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_window import Window, iso, parse_time  # pylint: disable=unused-import
 
 # Bundle layout version, in summary/bundle.json: 2 added summary/bundle.json and the auth summary's
@@ -132,9 +132,21 @@ class Collector:
                    pacct=pacct, audit_logs=self.found('audit'),
                    fail2ban_socket=CONDITIONS['fail2ban_socket'](self.engine),
                    auditd_running=running(self.engine.host('/proc'), 'auditd'))
+        obs['blocklist_refresh'] = read_json(self.engine.host(BLOCKLIST_REFRESH_STATE))
         obs['pacct_in_window'] = any(self.window.written_in(os.stat(self.engine.host(p)).st_mtime)
                                      for p in pacct if p.endswith('/pacct') and self.engine.exists(p))
         return obs
+
+
+def read_json(path):
+    """A small JSON file's value; None when it is absent, '' when it cannot be read."""
+    try:
+        with open(path) as handle:
+            return json.load(handle)
+    except (IOError, OSError):
+        return None
+    except ValueError:
+        return ''
 
 
 def bundle_name(hostname, when):

@@ -4,7 +4,7 @@
 """Readiness verdicts: which recorders were on, off or missing, judged from what collection observed.
 
 Each judge takes the observations (a plain dict, so tests can give any) and returns
-(status, detail), or None when its group was not collected.  Status is one of on,
+(status, detail), or None when there is nothing to judge (an optional feature not set up).  Status is one of on,
 off, volatile, missing, error.
 """
 
@@ -73,6 +73,23 @@ def auditd(obs):
     return status, detail
 
 
+def blocklist_refresh(obs):
+    state = obs.get('blocklist_refresh')
+    if state is None:
+        return None
+    if not isinstance(state, dict) or 'outcome' not in state:
+        return 'error', 'the refresh state file could not be read'
+    sources = state.get('sources') or {}
+    kept = sorted('%s (%s)' % (name, result.get('reason', '?')) for name, result in sources.items()
+                  if result.get('outcome') == 'kept')
+    detail = 'last refresh %s: %s, %d source(s)' % (iso(int(state.get('time') or 0)), state['outcome'], len(sources))
+    if kept:
+        detail += '; kept the last good copy of %s' % ', '.join(kept)
+    if state.get('reason'):
+        detail += '; %s' % state['reason']
+    return ('error' if state['outcome'] == 'failed' else 'on'), detail
+
+
 JUDGES = (
     ('fail2ban', 'firewall', fail2ban),
     ('auth log', 'auth', auth_log),
@@ -80,15 +97,17 @@ JUDGES = (
     ('sysstat', 'sysstat', sysstat),
     ('process accounting', 'acct', acct),
     ('auditd', 'audit', auditd),
+    ('blocklist refresh', 'firewall', blocklist_refresh),
 )
 
 
 def verdicts(obs, groups):
     out = []
     for recorder, group, judge in JUDGES:
-        if group in groups:
-            status, detail = judge(obs)
-            out.append({'recorder': recorder, 'status': status, 'detail': detail})
+        verdict = judge(obs) if group in groups else None
+        # A judge with nothing to judge (an optional feature that is not set up) says nothing.
+        if verdict:
+            out.append({'recorder': recorder, 'status': verdict[0], 'detail': verdict[1]})
     return out
 
 

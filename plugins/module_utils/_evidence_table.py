@@ -26,6 +26,9 @@ HISTORIES = ('.bash_history', '.zsh_history', '.sh_history', '.ash_history', '.h
 RECENT_DIRS = ('/etc', '/usr/bin', '/usr/sbin', '/usr/local', '/usr/lib/systemd', '/boot', '/root', '/home',
                '/tmp', '/var/tmp', '/dev/shm', '/var/spool/cron', '/run/systemd/transient')
 
+# Written by the blocklist role's refresh timer (blocklist_cache_dir); readiness reports its last run.
+BLOCKLIST_REFRESH_STATE = '/var/lib/quietnode/blocklist/refresh-state.json'
+
 ARTIFACTS = (
     # live state first: it changes while we read
     {'group': 'live', 'step': 'processes'},
@@ -45,6 +48,7 @@ ARTIFACTS = (
     {'group': 'firewall', 'run': ['ipset', 'list'], 'as': 'firewall/ipset.txt'},
     {'group': 'firewall', 'run': ['fail2ban-client', 'status'], 'as': 'firewall/fail2ban_status.txt', 'when': 'fail2ban_socket'},
     {'group': 'firewall', 'run': ['fail2ban-client', 'banned'], 'as': 'firewall/fail2ban_banned.txt', 'when': 'fail2ban_socket'},
+    {'group': 'firewall', 'file': BLOCKLIST_REFRESH_STATE},
 
     # logs that rotate: only files written in the window
     {'group': 'auth', 'file': '/var/log/auth.log*', 'platform': 'Debian', 'window': True, 'decoder': 'auth'},

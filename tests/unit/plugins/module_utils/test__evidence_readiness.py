@@ -71,3 +71,19 @@ def test_journal_head_from_a_real_header(tmp_path):
     other = tmp_path / "x.journal"
     other.write_bytes(b"not a journal" * 30)
     assert ready.journal_head(str(other)) is None and ready.journal_head(str(tmp_path / "none")) is None
+
+
+REFRESH_CASES = [
+    ("absent", {}, None),
+    ("ok", {"blocklist_refresh": {"time": 1796000000, "outcome": "ok", "sources": {"a": {"outcome": "updated"}}}},
+     ("on", "last refresh 2026-11-30T00:53:20Z: ok, 1 source(s)")),
+    ("failed", {"blocklist_refresh": {"time": 1796000000, "outcome": "failed", "sources": {},
+                                      "reason": "no good copy of a yet"}},
+     ("error", "last refresh 2026-11-30T00:53:20Z: failed, 0 source(s); no good copy of a yet")),
+    ("unreadable", {"blocklist_refresh": ""}, ("error", "the refresh state file could not be read")),
+]
+
+
+@pytest.mark.parametrize("obs,want", [c[1:] for c in REFRESH_CASES], ids=[c[0] for c in REFRESH_CASES])
+def test_blocklist_refresh_verdicts(obs, want):
+    assert ready.blocklist_refresh(obs) == want

@@ -170,6 +170,12 @@ def test_readiness_from_what_the_tree_holds(bundles):
         assert status[layout]["process accounting"][0] == "on"
         assert status[layout]["sysstat"][0] == "on"
         assert status[layout]["auth log"][0] == "on"
+    # Only the layout with a blocklist refresh state file says anything about it.
+    assert status["debian12"]["blocklist refresh"] == (
+        "on", "last refresh 2026-11-30T00:53:20Z: kept-some, 2 source(s); kept the last good copy of "
+              "feed-2 (the feed shrank by 90% (bound 50%))")
+    assert all("blocklist refresh" not in status[layout] for layout in ("debian13", "el9", "el10"))
+    assert "files/var/lib/quietnode/blocklist/refresh-state.json" in bundles["debian12"][1]
 
 
 def test_bundle_records_its_format_version(bundles):
