@@ -40,8 +40,10 @@ snapshot() {
     echo "atop_ticks $(ticks atop.service)"
     echo "init_ticks $(awk "{print \$14+\$15}" /proc/1/stat)"
     echo "journald_ticks $(ticks systemd-journald.service)"
-    for d in /var/log/atop /var/log/sysstat /var/log/account /var/lib/quietnode/baseline /var/log/journal; do
-      echo "du $d $(du -sb "$d" 2>/dev/null | cut -f1 || echo 0)"; done
+    for d in /var/log/atop /var/log/sysstat /var/log/account /var/lib/quietnode/baseline; do
+      s=$(du -sb "$d" 2>/dev/null | cut -f1); echo "du $d ${s:-0}"; done
+    # The journal is persistent on a converged host (journald role), volatile in this scenario.
+    s=$(du -scb /var/log/journal /run/log/journal 2>/dev/null | tail -1 | cut -f1); echo "du journal ${s:-0}"
     echo "procs $(ls -d /proc/[0-9]* | wc -l)"
     echo "pacct_bytes $(stat -c %s /var/log/account/pacct)"'
 }
@@ -147,7 +149,7 @@ for name, cpu, disk in rows:
 print('%-40s %12.2f %12.4f %14d %12.2f' % ('all recorders', tot_cpu, 100.0 * tot_cpu / seconds, tot_disk, tot_disk * day / 1e6))
 print('%-40s %12.2f %12.4f %14s %12s' % ('context: systemd (pid 1, timers)', init_cpu, 100.0 * init_cpu / seconds, '-', '-'))
 print('%-40s %12.2f %12.4f %14d %12.2f' % ('context: journald and the journal', journald_cpu, 100.0 * journald_cpu / seconds,
-                                          grow('/var/log/journal'), grow('/var/log/journal') * day / 1e6))
+                                          grow('journal'), grow('journal') * day / 1e6))
 print('journal lines from the recorders\' units in the interval: %s (%.0f a day extrapolated)' % (journal_lines, int(journal_lines) * day))
 print('targets: at most 1%% of one core -> %s; at most 50 MB a day -> %s' % (
     'met' if 100.0 * tot_cpu / seconds <= 1.0 else 'NOT met', 'met' if tot_disk * day / 1e6 <= 50 else 'NOT met'))
