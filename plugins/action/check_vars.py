@@ -1,17 +1,23 @@
 # -*- coding: utf-8 -*-
 # Copyright: quietnode maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Controller side of quietnode.baseline.check_vars: a role's raw variables against its argument spec."""
+"""Controller side of quietnode.baseline.check_vars: raw variables against one or more role argument specs."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import glob
 import os
 
 import yaml
+from ansible.module_utils.six import string_types
 from ansible.plugins.action import ActionBase
 from ansible_collections.quietnode.baseline.plugins.module_utils._check_vars import ADDRESS_VARIABLES, check
+
+
+def _role(spec_path):
+    return os.path.basename(os.path.dirname(os.path.dirname(spec_path)))
 
 
 class ActionModule(ActionBase):
@@ -21,21 +27,26 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
         task_vars = task_vars or {}
-        spec_path = self._task.args.get('spec')
+        specs = self._task.args.get('spec')
+        specs = [specs] if isinstance(specs, string_types) else list(specs or [])
+        if self._task.args.get('roles_dir'):
+            specs += glob.glob(os.path.join(self._task.args['roles_dir'], '*', 'meta', 'argument_specs.yml'))
         entry = self._task.args.get('entry', 'main')
-        with open(spec_path) as handle:
-            options = (yaml.safe_load(handle)['argument_specs'][entry] or {}).get('options', {})
-        role = os.path.basename(os.path.dirname(os.path.dirname(spec_path)))
-        names = set(options) | (ADDRESS_VARIABLES & set(task_vars))
-        values = {}
-        for name in names:
-            if name in task_vars:
-                values[name] = self._templar.template(task_vars[name])
-        options = dict(options)
-        for name in ADDRESS_VARIABLES & set(values):
+        options, owner = {}, {}
+        for spec_path in sorted(specs):
+            with open(spec_path) as handle:
+                found = (yaml.safe_load(handle)['argument_specs'].get(entry) or {}).get('options', {})
+            for name, spec in found.items():
+                options.setdefault(name, spec)
+                owner.setdefault(name, _role(spec_path))
+        for name in ADDRESS_VARIABLES:
             options.setdefault(name, {'type': 'list', 'elements': 'str'})
+        # Only what is set where this task runs: a role's defaults when run inside it, the inventory's everywhere.
+        values = dict((name, self._templar.template(task_vars[name])) for name in options if name in task_vars)
         problems = check(options, values)
         result.update(changed=False, checked=sorted(values))
         if problems:
-            result.update(failed=True, problems=problems, msg='%s: %s Nothing was changed.' % (role, ' '.join(problems)))
+            roles = sorted(set(owner.get(p.split()[0].split('[')[0].split('.')[0], 'quietnode') for p in problems))
+            result.update(failed=True, problems=problems,
+                          msg='%s: %s Nothing was changed.' % (', '.join(roles), ' '.join(problems)))
         return result

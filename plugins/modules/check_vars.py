@@ -23,9 +23,17 @@ author:
   - quietnode maintainers (@quietnode)
 options:
   spec:
-    description: Path of the role's C(meta/argument_specs.yml).
+    description:
+      - Path of a role's C(meta/argument_specs.yml), or a list of them.
+    type: list
+    elements: path
+    default: []
+  roles_dir:
+    description:
+      - A directory of roles; the spec of each role in it is checked too.
+      - The C(quietnode.baseline.connection) role, which every playbook runs first, passes the collection's roles
+        directory, so a bad inventory value fails the run before any role changes anything.
     type: path
-    required: true
   entry:
     description: The entry point in the spec.
     type: str
@@ -55,7 +63,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 
 def main():
-    module = AnsibleModule(argument_spec=dict(spec=dict(type='path', required=True), entry=dict(type='str', default='main')),
+    module = AnsibleModule(argument_spec=dict(spec=dict(type='list', elements='path', default=[]), roles_dir=dict(type='path'), entry=dict(type='str', default='main')),
                            supports_check_mode=True)
     module.fail_json(msg='check_vars runs on the controller as an action plugin; it was called as a module.')
 

@@ -145,3 +145,23 @@ def test_sudo_password_needed_later_is_caught_before_sshd_changes(host):
     assert "ssh_lockdown: qnadmin gets sudo: password in ssh_lockdown_admin_users" in out, out[-4000:]
     assert "Nothing was changed." in out and "UNREACHABLE" not in out
     assert host.check_output("sha256sum /etc/ssh/sshd_config.d/*.conf /etc/sudoers.d/*") == before
+
+
+BAD_SETTINGS = [
+    ('{"sysstat_collect_groups": "DISK"}', "sysstat_collect_groups must be a list, got the string 'DISK'"),
+    ('{"firewall_services": "http"}', "firewall_services must be a list, got the string 'http'"),
+    ('{"ssh_lockdown_admin_users": "alice"}', "ssh_lockdown_admin_users must be a list, got the string 'alice'"),
+    ('{"quietnode_management_allowlist": ["300.1.2.3"]}', "quietnode_management_allowlist holds '300.1.2.3'"),
+    ('{"firewall_ports": ["99999/tcp"]}', "firewall_ports holds '99999/tcp'"),
+]
+
+
+@pytest.mark.parametrize("extra,message", BAD_SETTINGS, ids=[m.split()[0] for _e, m in BAD_SETTINGS])
+def test_bad_settings_fail_first_naming_the_variable(host, extra, message):
+    before = host.check_output("cat /etc/sysstat/sysstat /etc/firewalld/zones/*.xml /etc/ssh/sshd_config.d/*.conf | sha256sum")
+    rc, out = playbook("site.yml", "-e", extra)
+    assert rc != 0
+    assert message in out and "Nothing was changed." in out, out[-3000:]
+    # The first task of the first play: no role ran.
+    assert "TASK [quietnode.baseline.ssh_lockdown" not in out
+    assert host.check_output("cat /etc/sysstat/sysstat /etc/firewalld/zones/*.xml /etc/ssh/sshd_config.d/*.conf | sha256sum") == before
