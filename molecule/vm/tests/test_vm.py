@@ -1,10 +1,16 @@
-"""What only a real kernel shows: audit rules loaded and firing, and the baseline back after a reboot.
+"""What only a real kernel shows: audit rules loaded and firing, their events in a collected
+evidence bundle, and the baseline back after a reboot.
 
 Every role checked here must be in playbooks/site.yml: a role dropped from it fails its
 checks rather than skipping them.
 """
+import json
 import os
 import re
+import shutil
+import stat
+import subprocess
+import tarfile
 import time
 import uuid
 
@@ -14,6 +20,7 @@ import yaml
 PROJECT = os.environ.get("MOLECULE_PROJECT_DIRECTORY", os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 REBOOT_TIMEOUT = 240  # seconds: TCG shutdown plus boot measured at about 70 s
 EVENT_WAIT = 15  # seconds for auditd to flush an event to its log
+COLLECT_TIMEOUT = 900  # seconds for collect_evidence.yml under TCG (about 2 minutes measured)
 
 
 def _site_roles():
@@ -128,6 +135,106 @@ def test_an_execution_from_tmp_is_audited(host):
     host.run_expect([0], "cp /bin/true %s && chmod 0755 %s && %s && rm -f %s" % (probe, probe, probe, probe))
     out = wait_for_event(host, key, os.path.basename(probe))
     assert os.path.basename(probe) in out, "no %s event for %s:\n%s" % (key, probe, out[-2000:])
+
+
+# --- evidence: collect_evidence.yml against the VM, as the admin the baseline left -------
+
+def decoded_audit_export(tar):
+    """Text of the bundle's decoded (ausearch -i) audit export for the window.
+
+    The one place that names that member, so a change of the bundle layout is one edit here.
+    """
+    for member in tar.getmembers():
+        if member.isfile() and member.name.endswith("/audit/ausearch.txt"):
+            return tar.extractfile(member).read().decode("utf-8", "replace")
+    pytest.fail("no decoded audit export in the bundle; audit members: %s"
+                % [m.name for m in tar.getmembers() if "audit" in m.name])
+
+
+def raw_audit_records(tar):
+    """member name -> text, for every member holding raw audit records (type=... msg=audit(...))."""
+    raw = {}
+    for member in tar.getmembers():
+        if member.isfile() and ("/var/log/audit/" in member.name or "/audit/" in member.name):
+            text = tar.extractfile(member).read().decode("utf-8", "replace")
+            if re.search(r"^type=\S+ msg=audit\(\d+\.\d+:\d+\)", text, re.M):
+                raw[member.name] = text
+    return raw
+
+
+@pytest.fixture(scope="module")
+def evidence(host, tmp_path_factory):
+    """Plant an execution from /tmp, then run collect_evidence.yml with the default local directory.
+
+    Returns the planted program's name, the -vvv output, the run's directory and the fetched bundle.
+    """
+    need("auditd")
+    key = rule_key(host, lambda r: "execve" in r and re.search(r"dir=/tmp( |$)", r), "for execve from /tmp")
+    since = int(host.check_output("date +%s")) - 60
+    probe = "/tmp/qn-evidence-%s" % uuid.uuid4().hex[:8]
+    host.run_expect([0], "cp /bin/true %s && chmod 0755 %s && %s && rm -f %s" % (probe, probe, probe, probe))
+    out = wait_for_event(host, key, os.path.basename(probe))
+    assert os.path.basename(probe) in out, "the planted execution never reached the audit log:\n%s" % out[-2000:]
+
+    # The default local_dir (./evidence) is relative to where the playbook is run from.
+    workdir = tmp_path_factory.mktemp("collect")
+    inventory = os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"])
+    cmd = [shutil.which("ansible-playbook") or "ansible-playbook", "-vvv", "-i", inventory,
+           os.path.join(PROJECT, "playbooks", "collect_evidence.yml"),
+           "-e", "since=@%d" % since, "-e", json.dumps({"exclude": ["integrity"]})]
+    run = subprocess.run(cmd, cwd=str(workdir), capture_output=True, text=True, timeout=COLLECT_TIMEOUT)
+    log = run.stdout + run.stderr
+    (workdir / "collect.log").write_text(log)
+    assert run.returncode == 0, "collect_evidence.yml failed (log in %s):\n%s" % (workdir, log[-4000:])
+    bundles = sorted((workdir / "evidence" / "quietnode-vm").glob("*/evidence-*.tar.gz"))
+    assert len(bundles) == 1, (bundles, log[-2000:])
+    return {"probe": os.path.basename(probe), "log": log, "workdir": workdir, "bundle": bundles[0]}
+
+
+def test_the_bundle_streams_to_the_controller_without_slurp(host, evidence):
+    log = evidence["log"]
+    # The user converge.yml recorded after ssh_lockdown (testinfra itself runs commands through sudo).
+    with open(os.environ["MOLECULE_INSTANCE_CONFIG"]) as f:
+        login = yaml.safe_load(f)[0]["user"]
+    assert login != "root", "the VM should be reached as the admin after ssh_lockdown, got %s" % login
+    assert "ESTABLISH SSH CONNECTION FOR USER: %s" % login in log
+    # -vvv names every module it runs and every file transfer: slurp would hold the bundle in memory.
+    assert "AnsiballZ_slurp" not in log and "modules/slurp.py" not in log, "the bundle was slurped"
+    # The connection logs FETCH only when it copies the file itself, never after a slurp.
+    fetched = re.search(r"FETCH (\S+\.tar\.gz) TO (\S+)", log)
+    assert fetched and fetched.group(2) == str(evidence["bundle"]), log[-3000:]
+    transfer = re.search(r"SSH: EXEC (sftp|scp) ", log[fetched.end():])
+    assert transfer and "\nTASK [" not in log[fetched.end():fetched.end() + transfer.start()], \
+        "no sftp/scp transfer follows the FETCH"
+    # Handed over to the login user on the VM, 0600, in a directory that user owns.
+    remote = host.file(fetched.group(1))
+    assert (remote.user, remote.mode) == (login, 0o600), (remote.user, oct(remote.mode))
+    assert host.file(os.path.dirname(fetched.group(1))).user == login
+
+
+def test_the_fetched_bundle_is_private_on_the_controller(evidence):
+    bundle = evidence["bundle"]
+    assert stat.S_IMODE(bundle.stat().st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(str(bundle) + ".sha256").st_mode) == 0o600
+    # evidence/, evidence/<host>/ and evidence/<host>/<stamp>/ were all created by the play.
+    for directory in (bundle.parent, bundle.parent.parent, bundle.parent.parent.parent):
+        assert stat.S_IMODE(directory.stat().st_mode) == 0o700, directory
+    assert bundle.parent.parent.parent == evidence["workdir"] / "evidence"
+
+
+def test_the_planted_execution_is_in_the_raw_audit_logs_of_the_bundle(evidence):
+    with tarfile.open(str(evidence["bundle"])) as tar:
+        raw = raw_audit_records(tar)
+    assert raw, "no raw audit records in the bundle"
+    holding = [name for name, text in raw.items() if evidence["probe"] in text]
+    assert holding, "planted %s not in the raw audit members %s" % (evidence["probe"], sorted(raw))
+
+
+def test_the_planted_execution_is_in_the_decoded_audit_export(evidence):
+    with tarfile.open(str(evidence["bundle"])) as tar:
+        decoded = decoded_audit_export(tar)
+    assert decoded.strip(), "the decoded audit export for the window is empty"
+    assert evidence["probe"] in decoded, "planted %s not in the decoded export:\n%s" % (evidence["probe"], decoded[-2000:])
 
 
 def test_the_state_to_compare_after_the_reboot_is_real(host, before):
