@@ -244,6 +244,9 @@ def test_guard_new_port_unreachable(host, unchanged):
     assert rc != 0
     assert "port 2222 (ssh_lockdown_port) is not reachable from the controller at %s" % ADDR in out, out[-3000:]
     assert not host.socket("tcp://0.0.0.0:2222").is_listening
+    # The port was opened in the running firewalld for the probe and is closed again.
+    assert "Open the new port in the running firewalld only" in out, out[-3000:]
+    assert "2222/tcp" not in host.check_output("firewall-cmd --list-ports").split()
 
 
 def test_port_change_moves_sshd_and_back(host):
@@ -251,6 +254,9 @@ def test_port_change_moves_sshd_and_back(host):
     assert rc == 0, out[-3000:]
     assert "Log in afresh over SSH with a key" in out and "Disarm the dead-man timer" in out
     assert effective(host)["port"] == "2222"
+    # firewalld's stock zone lets 2222 in only at runtime; the firewall role makes it permanent.
+    assert "2222/tcp" in host.check_output("firewall-cmd --list-ports").split()
+    assert "2222/tcp" not in host.check_output("firewall-cmd --permanent --list-ports").split()
     assert ssh_key(ADMIN, port=2222).returncode == 0
     refused = ssh_key(ADMIN)
     assert refused.returncode != 0 and "Connection refused" in refused.stdout, refused.stdout
