@@ -46,6 +46,7 @@ lint: setup
 	$(BIN)/yamllint -s .
 	$(BIN)/ansible-lint --profile production --offline
 	$(BIN)/antsibull-changelog lint
+	$(BIN)/python tests/scripts/check_family.py
 
 sanity: setup
 	@bash tests/scripts/sanity.sh

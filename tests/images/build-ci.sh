@@ -10,8 +10,10 @@ case "$distro" in
   debian13) exec bash "$here/build.sh" trixie ;;
   centos-stream9)  base=quay.io/centos/centos:stream9;  file=Dockerfile.el ;;
   centos-stream10) base=quay.io/centos/centos:stream10; file=Dockerfile.el ;;
-  rockylinux9)     base=docker.io/rockylinux/rockylinux:9; file=Dockerfile.el ;;
-  almalinux9)      base=docker.io/almalinux/almalinux:9;   file=Dockerfile.el ;;
+  rockylinux9)     base=docker.io/rockylinux/rockylinux:9;  file=Dockerfile.el ;;
+  rockylinux10)    base=docker.io/rockylinux/rockylinux:10; file=Dockerfile.el ;;
+  almalinux9)      base=docker.io/almalinux/almalinux:9;    file=Dockerfile.el ;;
+  almalinux10)     base=docker.io/almalinux/almalinux:10;   file=Dockerfile.el ;;
   ubuntu2404)      base=docker.io/library/ubuntu:24.04;    file=Dockerfile.ubuntu ;;
   *) echo "unknown distro: $distro" >&2; exit 2 ;;
 esac

@@ -117,7 +117,7 @@ def unchanged(host):
     assert host.run("systemctl is-active %s.timer" % "quietnode-ssh-rollback").stdout.strip() != "active"
 
 
-def test_effective_settings(host):
+def test_effective_settings(host, platform):
     conf = effective(host)
     expected = {
         "permitrootlogin": "no",
@@ -134,6 +134,14 @@ def test_effective_settings(host):
         "port": "22",
     }
     assert {key: conf.get(key) for key in expected} == expected
+    dropin = host.file("/etc/ssh/sshd_config.d/00-quietnode.conf").content_string
+    if platform["qn_crypto_policy"]:
+        # EL: the algorithms stay with the system-wide crypto policy (ssh_lockdown_crypto_policy_override).
+        assert "KexAlgorithms" not in dropin and "Ciphers" not in dropin and "MACs" not in dropin
+        policy = host.file("/etc/crypto-policies/back-ends/opensshserver.config").content_string
+        assert "Ciphers %s" % conf["ciphers"] in policy, policy
+        return
+    assert "KexAlgorithms" in dropin
     assert "sha1" not in conf["macs"] and "cbc" not in conf["ciphers"]
     version = host.check_output("ssh -V 2>&1")
     if DISTRO == "debian13":
@@ -175,13 +183,13 @@ def test_password_login_refused_and_not_offered():
     assert result.returncode != 0 and "Permission denied" in result.stdout, result.stdout
 
 
-def test_admin_dirs_are_safe(host):
+def test_admin_dirs_are_safe(host, platform):
     home = host.file("/home/%s" % ADMIN)
     assert home.user == ADMIN and not home.mode & 0o022
     ssh_dir = host.file("/home/%s/.ssh" % ADMIN)
     assert ssh_dir.mode == 0o700 and ssh_dir.user == ADMIN
     assert host.file("/home/%s/.ssh/authorized_keys" % ADMIN).mode == 0o600
-    assert host.user(ADMIN).groups.count("sudo") == 1
+    assert host.user(ADMIN).groups.count(platform["qn_admin_group"]) == 1
     assert host.run("visudo -cf /etc/sudoers.d/quietnode-admins").rc == 0
 
 
@@ -254,6 +262,9 @@ def test_guard_new_port_unreachable(host, unchanged):
     assert rc != 0
     assert "port 2222 (ssh_lockdown_port) is not reachable from the controller at %s" % ADDR in out, out[-3000:]
     assert not host.socket("tcp://0.0.0.0:2222").is_listening
+    # The port was opened in the running firewalld for the probe and is closed again.
+    assert "Open the new port in the running firewalld only" in out, out[-3000:]
+    assert "2222/tcp" not in host.check_output("firewall-cmd --list-ports").split()
 
 
 def test_port_change_moves_sshd_and_back(host):
@@ -261,6 +272,9 @@ def test_port_change_moves_sshd_and_back(host):
     assert rc == 0, out[-3000:]
     assert "Log in afresh over SSH with a key" in out and "Disarm the dead-man timer" in out
     assert effective(host)["port"] == "2222"
+    # firewalld's stock zone lets 2222 in only at runtime; the firewall role makes it permanent.
+    assert "2222/tcp" in host.check_output("firewall-cmd --list-ports").split()
+    assert "2222/tcp" not in host.check_output("firewall-cmd --permanent --list-ports").split()
     assert ssh_key(ADMIN, port=2222).returncode == 0
     refused = ssh_key(ADMIN)
     assert refused.returncode != 0 and "Connection refused" in refused.stdout, refused.stdout
