@@ -16,7 +16,7 @@ import ipaddress
 import re
 
 from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_records import iso
-from ansible_collections.quietnode.baseline.plugins.module_utils._report_bundle import EXACT_LINES
+from ansible_collections.quietnode.baseline.plugins.module_utils._report_bundle import EXACT_LINES, iso_epoch
 
 SEVERITIES = ('info', 'low', 'medium', 'high', 'critical')
 CONFIDENCES = ('low', 'medium', 'high')
@@ -137,6 +137,13 @@ RULES = {
              'survive a reboot or a password change.',
         next='Open each file (the evidence links show them); remove what you did not add, then rotate the '
              'credentials of the accounts involved.'),
+    'persistence-owner': dict(
+        severity='info', title='Start-up and login files changed while you were logged in',
+        text='{kind} changed during a session of yours (a login from your address, the controller or this '
+             "collection): {what}. Running the baseline makes such changes (admin keys, sudo rules, units), so "
+             'they are not counted as an intrusion.',
+        next='Nothing to do if you ran the baseline or changed them yourself then; if you did not, treat them as '
+             'the finding above and open each file.'),
     'persistence-metadata': dict(
         severity='low', title='Permissions or owners changed on start-up and login files',
         text='{count} file(s) that decide what runs at start-up or login had their inode changed in the window but '
@@ -272,6 +279,23 @@ def own_session(ev, ctx):
     return users, own_ips
 
 
+# A login opens a window in which its changes count as the owner's: Ansible keeps one master
+# connection for a whole run, so a change can come minutes after the login that made it.
+OWNER_SESSION = 1800
+
+
+def owner_windows(ev, ctx, own):
+    """[(start, end)] of the owner's logins: from the allowlist, the controller or this collection's session."""
+    windows = []
+    for event in sorted(ev.events.get('accepted', []), key=lambda e: e['t']):
+        if login_label(ev, ctx, event, own):
+            if windows and event['t'] <= windows[-1][1]:
+                windows[-1] = (windows[-1][0], event['t'] + OWNER_SESSION)
+            else:
+                windows.append((event['t'], event['t'] + OWNER_SESSION))
+    return windows
+
+
 def login_label(ev, ctx, event, own):
     users, ips = own
     if event['user'] in users and event['ip'] in ips and ev.started - 3600 <= event['t'] <= ev.started + 600:
@@ -287,8 +311,10 @@ def login_label(ev, ctx, event, own):
 def r_ssh(ev, ctx):
     out = []
     ssh = ev.ssh[ev.ssh_source]
-    by_ip = dict((ip, e) for ip, e in ssh['by_ip'].items() if not ctx.allowed(ip))
     own = own_session(ev, ctx)
+    # The address this collection logged in from is the owner's: its refusals are the connection
+    # probe trying the admin before the admin exists, not a guess.
+    by_ip = dict((ip, e) for ip, e in ssh['by_ip'].items() if not ctx.allowed(ip) and ip not in own[1])
     confidence = 'high' if ev.ssh_source == 'journal' and ev.window_given else 'medium'
     note = []
     if not by_ip and not ssh['lines'] and ev.auth_summary:
@@ -578,6 +604,8 @@ def r_persistence(ev, ctx):
     out = []
     base = (ev.baseline or {}).get('files', {}) if isinstance(ev.baseline, dict) else {}
     by_kind = collections.defaultdict(list)
+    by_owner = collections.defaultdict(list)
+    windows = owner_windows(ev, ctx, own_session(ev, ctx))
     meta_only = []
     since = iso(int(ev.since))
     for row in ev.changed:
@@ -590,6 +618,10 @@ def r_persistence(ev, ctx):
         # Only the inode changed (owner, mode, a package reinstalling it): said apart, at a lower severity.
         if (row.get('mtime') or '') < since:
             meta_only.append(row)
+            continue
+        mtime = iso_epoch(row['mtime'])
+        if any(start <= mtime <= end for start, end in windows):
+            by_owner[kind].append(row)
             continue
         by_kind[kind].append(row)
     if meta_only:
@@ -613,6 +645,11 @@ def r_persistence(ev, ctx):
                             facts={'kind': kind, 'paths': [r['path'] for r in rows], 'baseline_compared': bool(base)},
                             kind=kind, what='; '.join(what)))
         out[-1]['time_range'] = {'start': min(times) if times else None, 'end': max(times) if times else None}
+    for kind, rows in sorted(by_owner.items()):
+        times = [iso_epoch(r['mtime']) for r in rows]
+        out.append(_finding('persistence-owner', 'medium', min(times), max(times), [r['ref'] for r in rows[:10]],
+                            facts={'kind': kind, 'paths': [r['path'] for r in rows]}, labels=['owner'], kind=kind,
+                            what=', '.join(r['path'] for r in rows[:8]) + (' and %d more' % (len(rows) - 8) if len(rows) > 8 else '')))
     roots = [r for r in ev.passwd if r['uid'] == 0 and r['user'] != 'root']
     if roots:
         out.append(_finding('uid0-account', 'high', None, None, [r['ref'] for r in roots], facts={'users': [r['user'] for r in roots]},

@@ -426,3 +426,33 @@ def test_inode_only_change_is_low_not_persistence():
     assert 'shell start-up' not in kinds
     meta = one(findings, 'persistence-metadata')
     assert meta['severity'] == 'low' and meta['facts']['paths'] == ['/root/.bashrc']
+
+
+# -- changes made while the owner was logged in -----------------------------------------------
+@pytest.mark.parametrize('ip,owner', [(CONTROLLER, True), (ATTACKER, False)], ids=['owner-login', 'attacker-login'])
+def test_persistence_during_an_owner_login_is_labelled_not_flagged(ip, owner):
+    ev = copy.deepcopy(evidence('debian12'))
+    keys = [r for r in ev.changed if r.get('path') == '/root/.ssh/authorized_keys']
+    assert keys, 'the fixture plants a key'
+    changed_at = rb.iso_epoch(keys[0]['mtime'])
+    ev.events['accepted'].append({'t': changed_at - 60, 'user': 'root', 'ip': ip, 'method': 'password',
+                                  'ref': {'member': 'journal/journal.json', 'line': 1, 'excerpt': 'Accepted'}})
+    findings = rr.evaluate(ev, rr.Context(allowlist=[CONTROLLER]))
+    flagged = [f['facts']['kind'] for f in findings if f['rule'] == 'persistence']
+    labelled = [f for f in findings if f['rule'] == 'persistence-owner']
+    if owner:
+        assert 'authorized_keys' not in flagged
+        assert labelled and all(f['severity'] == 'info' and 'owner' in f['labels'] for f in labelled)
+        assert '/root/.ssh/authorized_keys' in [p for f in labelled for p in f['facts']['paths']]
+    else:
+        assert 'authorized_keys' in flagged and not labelled
+
+
+def test_refusals_from_the_collections_own_address_are_not_a_brute_force():
+    ev = copy.deepcopy(evidence('debian12'))
+    by_ip = ev.ssh[ev.ssh_source]['by_ip']
+    by_ip[CONTROLLER] = copy.deepcopy(by_ip[ATTACKER])
+    # No allowlist: only the collection's own session marks the controller's address as the owner's.
+    findings = rr.evaluate(ev, rr.Context())
+    ips = [s['ip'] for s in one(findings, 'ssh-bruteforce')['facts']['sources']]
+    assert ATTACKER in ips and CONTROLLER not in ips
