@@ -189,10 +189,13 @@ RECORDER_QUESTIONS = {
     'auth log': ('Who tried to log in (only the journal holds it)?',),
 }
 RECORDER_FIX = {
-    'auditd': 'Run the recorders role on a host that can run auditd (a VM or a real server; containers cannot).',
-    'process accounting': 'Install acct (Debian) or psacct (EL) and start it; the recorders role does both.',
-    'sysstat': 'Set ENABLED="true" in /etc/default/sysstat and start sysstat; the recorders role does both.',
-    'journal': 'Make the journal persistent (Storage=persistent in journald.conf).',
+    'auditd': 'Apply the auditd role (playbooks/site.yml does) on a host that can run auditd: a VM or a real server, '
+              'not a container.',
+    'process accounting': 'Apply the process_accounting role (playbooks/site.yml does): it installs and starts acct (Debian) '
+                          'or psacct (EL).',
+    'sysstat': 'Apply the sysstat role (playbooks/site.yml does): it turns collection on every minute. A host converged '
+               'minutes ago has no sample yet.',
+    'journal': 'Apply the journald role (playbooks/site.yml does): Storage=persistent keeps the journal across reboots.',
     'fail2ban': 'Apply the fail2ban role.',
     'auth log': 'Install rsyslog, or rely on the journal.',
 }
@@ -711,7 +714,7 @@ def r_recorders(ev, ctx):
                             [{'member': 'summary/readiness.json', 'key': name, 'excerpt': '%s: %s' % (row.get('status'), row.get('detail'))}],
                             facts={'recorder': name, 'status': row.get('status'), 'questions': list(RECORDER_QUESTIONS.get(name, ()))},
                             recorder=name, status=row.get('status'), detail=row.get('detail'), questions=questions,
-                            fix=RECORDER_FIX.get(name, 'See the recorders role.')))
+                            fix=RECORDER_FIX.get(name, 'Apply playbooks/site.yml, which turns every recorder on.')))
     for key, (what, why) in MISSING.items():
         if key not in ev.present:
             out.append(_finding('missing-evidence', 'high', None, None, [], facts={'member': key}, what=what, why=why))
