@@ -302,7 +302,11 @@ def test_dead_man_switch_restores_previous_config(host):
                          "'{ type filter hook input priority -10; }' && "
                          "nft add rule inet qntest input tcp dport 22 ct state new drop")
     try:
-        rc, out = run_playbook(dict(AS_ADMIN, ssh_lockdown_client_alive_interval=120, ssh_lockdown_verify_timeout=8))
+        # The network breaks after the run began: the connection role's fresh-login probe at the start
+        # (which would now refuse the run, as it should) is taken as done.
+        began = {"connection_login": {"user": ADMIN, "port": 22, "method": "key", "sudo": "nopasswd"},
+                 "connection_over_ssh": True, "connection_become_password_given": False}
+        rc, out = run_playbook(dict(AS_ADMIN, ssh_lockdown_client_alive_interval=120, ssh_lockdown_verify_timeout=8, **began))
         finished = time.time()
         assert rc != 0, out[-3000:]
         assert "Save the live sshd files and arm the dead-man timer" in out
