@@ -18,7 +18,6 @@ import os
 import ssl
 import subprocess
 import sys
-import tempfile
 import time
 
 try:
@@ -30,7 +29,7 @@ except ImportError:  # pragma: no cover - Python 2 is not supported on targets, 
 from ansible_collections.quietnode.baseline.plugins.module_utils._blocklist import (
     FORMAT_VERSION, V4, V6, BlocklistError, decode_lines, normalise, parse_lines,
 )
-from ansible_collections.quietnode.baseline.plugins.module_utils._blocklist_nft import Enforcer, NftError
+from ansible_collections.quietnode.baseline.plugins.module_utils._blocklist_nft import Enforcer, NftError, write_atomic
 from ansible_collections.quietnode.baseline.plugins.module_utils._blocklist_options import (
     NORMALISE_OPTIONS, role_var,
 )
@@ -51,22 +50,6 @@ class FeedError(RuntimeError):
 
 def feed_path(cache_dir, url):
     return os.path.join(cache_dir, FEED_DIR, hashlib.sha256(url.encode("utf-8")).hexdigest()[:32] + ".feed")
-
-
-def write_atomic(path, data, mode=0o644):
-    directory = os.path.dirname(path)
-    if not os.path.isdir(directory):
-        os.makedirs(directory, 0o755)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def read_bytes(path):

@@ -120,12 +120,15 @@ def persisted_stamp(state_dir):
     return parse_stamp(first[len(_HEADER):]) if first.startswith(_HEADER) else {}
 
 
-def _write_atomic(path, text, mode=0o644):
+def write_atomic(path, data, mode=0o644):
+    """Replace path with data (text or bytes) in one rename, creating its directory when missing."""
     directory = os.path.dirname(path)
+    if not os.path.isdir(directory):
+        os.makedirs(directory, 0o755)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
     try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb" if isinstance(data, bytes) else "w") as handle:
+            handle.write(data)
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
@@ -235,7 +238,7 @@ class Enforcer(object):
             elif self.validate == "sample":
                 probe = tmp + ".probe"
                 try:
-                    _write_atomic(probe, render_table(self.table, lists, plan["stamp"], SAMPLE))
+                    write_atomic(probe, render_table(self.table, lists, plan["stamp"], SAMPLE))
                     self._nft("-c", "-f", probe)
                 finally:
                     if os.path.exists(probe):
@@ -243,7 +246,7 @@ class Enforcer(object):
             if plan["load"]:
                 self._nft("-f", tmp)
             os.chmod(tmp, 0o644)
-            _write_atomic(os.path.join(self.state_dir, LIST_FILE), lists.render())
+            write_atomic(os.path.join(self.state_dir, LIST_FILE), lists.render())
             os.replace(tmp, os.path.join(self.state_dir, NFT_FILE))
         finally:
             if os.path.exists(tmp):

@@ -235,8 +235,9 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.quietnode.baseline.plugins.module_utils._blocklist import BlocklistError
 from ansible_collections.quietnode.baseline.plugins.module_utils._blocklist_feeds import (
     CONFIG_FILE, FEED_DIR, STATE_FILE, STATIC_FILE, STATIC_NAME, FeedError, config_text, converge, count_entries, feed_named,
-    feed_path, fetch, read_bytes, write_atomic,
+    feed_path, fetch, read_bytes,
 )
+from ansible_collections.quietnode.baseline.plugins.module_utils._blocklist_nft import write_atomic
 from ansible_collections.quietnode.baseline.plugins.module_utils._blocklist_options import argument_spec, role_var
 from ansible_collections.quietnode.baseline.plugins.module_utils._blocklist_nft import (
     Enforcer, NftError,
