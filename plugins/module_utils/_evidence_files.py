@@ -215,7 +215,18 @@ def verify_bundle(path, expected_sha256=None):
     if manifest is None:
         problems.append('no manifest.jsonl in the bundle')
         manifest = b''
-    checked = 0
+    found, checked = manifest_problems(manifest, seen)
+    problems.extend(found)
+    return {'ok': not problems, 'sha256': sha, 'checked': checked, 'problems': problems[:50]}
+
+
+def manifest_problems(manifest, seen):
+    """Members missing, altered or unlisted: manifest.jsonl bytes against seen (member name -> sha256).
+
+    Returns (problems, members checked); seen is consumed. The controller's verifier and the
+    report both call this, so a bundle is judged the same way by both.
+    """
+    problems, checked = [], 0
     for line in manifest.splitlines():
         entry = json.loads(line.decode('utf-8'))
         name = entry.get('arcname')
@@ -226,6 +237,5 @@ def verify_bundle(path, expected_sha256=None):
         elif seen.pop(name) != entry.get('sha256'):
             problems.append('%s does not match its manifest sha256' % name)
         checked += 1
-    for name in sorted(seen):
-        problems.append('%s is in the bundle but not in the manifest' % name)
-    return {'ok': not problems, 'sha256': sha, 'checked': checked, 'problems': problems[:50]}
+    problems.extend('%s is in the bundle but not in the manifest' % name for name in sorted(seen))
+    return problems, checked

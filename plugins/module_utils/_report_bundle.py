@@ -26,6 +26,7 @@ import zlib
 from ansible_collections.quietnode.baseline.plugins.module_utils._report_members import (
     FORMAT_DEFAULT, FORMATS_KNOWN, MEMBERS, member_key,
 )
+from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_files import manifest_problems
 from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_records import ACCT_V3, decode_acct
 
 CHUNK = 1 << 20
@@ -775,17 +776,7 @@ def read_bundle(path, sha256=None, since=None, until=None):
     if manifest is None:
         problems.append('it has no manifest.jsonl (truncated?)')
     else:
-        for line in manifest.splitlines():
-            entry = json.loads(line.decode('utf-8'))
-            name = entry.get('arcname')
-            if not name:
-                continue
-            if name not in seen:
-                problems.append('%s is in the manifest but not in the bundle' % name)
-            elif seen.pop(name) != entry.get('sha256'):
-                problems.append('%s does not match its manifest sha256' % name)
-        for name in sorted(seen):
-            problems.append('%s is in the bundle but not in the manifest' % name)
+        problems.extend(manifest_problems(manifest, seen)[0])
     if problems:
         raise BundleError('%s failed verification: %s. No report was written; fetch the bundle again.'
                           % (path, '; '.join(problems[:5])))
