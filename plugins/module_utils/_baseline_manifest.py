@@ -18,6 +18,8 @@ import json
 import os
 import stat
 
+from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_records import shadow_status
+
 FORMAT = 1
 # Shells that cannot start an interactive session: such accounts have no start-up files worth keeping.
 NO_LOGIN_SHELLS = ('/usr/sbin/nologin', '/sbin/nologin', '/bin/false', '/usr/bin/false', '/bin/sync')
@@ -100,15 +102,6 @@ def read_group(root):
         except ValueError:
             continue
     return out
-
-
-def shadow_status(field):
-    """The state of a shadow password field, never the field itself."""
-    if field == '':
-        return 'no-password'
-    if field.startswith('!') or field.startswith('*'):
-        return 'locked'
-    return 'password'
 
 
 def read_shadow(root):

@@ -24,18 +24,11 @@ from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_obser
 )
 from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_proc import list_processes, list_sockets
 from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_records import (
-    AcctSummary, iter_lastlog, iter_lastlog2, iter_utmp, iter_wtmpdb, parse_sa_header,
+    AcctSummary, iter_lastlog, iter_lastlog2, iter_utmp, iter_wtmpdb, parse_sa_header, shadow_status,
 )
 from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_readiness import journal_head
 from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_table import RECENT_DIRS
 from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_window import HostZone, iso
-
-
-def shadow_status(secret):
-    """What a shadow password field says, without the hash: locked, empty (no password) or set."""
-    if secret[:1] in ('!', '*'):
-        return 'locked'  # '!hash' (passwd -l), '!!' (EL, never set), '*' and '!*' (no login by password)
-    return 'empty' if secret == '' else 'set'
 
 
 def read_homes(root):

@@ -43,6 +43,13 @@ SA_MAGIC = 0xd596
 SA_FILE_MAGIC = struct.Struct('<HHBBBBII3I48x')
 
 
+def shadow_status(secret):
+    """What a shadow password field says, without the hash: locked, empty (no password) or set."""
+    if secret[:1] in ('!', '*'):
+        return 'locked'  # '!hash' (passwd -l), '!!' (EL, never set), '*' and '!*' (no login by password)
+    return 'empty' if secret == '' else 'set'
+
+
 def cstr(raw):
     """A NUL-terminated C char array as text, never failing on bad bytes."""
     return raw.split(b'\0', 1)[0].decode('utf-8', 'backslashreplace')

@@ -49,7 +49,7 @@ def test_authorized_keys_of_login_accounts_are_hashed(root):
 def test_shadow_is_reduced_to_a_status_and_no_hash_is_written(root):
     manifest = bm.build(root, suid_roots=['/'])
     status = dict((s['name'], s['status']) for s in manifest['accounts']['shadow'])
-    assert status['admin'] == 'password'
+    assert status['admin'] == 'set'
     assert status['root'] == 'locked'
     secret = _shadow_hash()
     assert secret.startswith('$y$')
@@ -57,7 +57,7 @@ def test_shadow_is_reduced_to_a_status_and_no_hash_is_written(root):
 
 
 @pytest.mark.parametrize('field, status', [
-    ('', 'no-password'), ('*', 'locked'), ('!', 'locked'), ('!$y$j9T$abc', 'locked'), ('$6$salt$hash', 'password'),
+    ('', 'empty'), ('*', 'locked'), ('!', 'locked'), ('!$y$j9T$abc', 'locked'), ('$6$salt$hash', 'set'),
 ], ids=['empty', 'star', 'bang', 'locked-hash', 'hash'])
 def test_shadow_status(field, status):
     assert bm.shadow_status(field) == status

@@ -4,6 +4,8 @@ import os
 
 import pytest
 
+from ansible_collections.quietnode.baseline.plugins.module_utils import _evidence_records as records
+
 from ansible_collections.quietnode.baseline.plugins.module_utils import _evidence_groups as groups
 from ansible_collections.quietnode.baseline.plugins.module_utils import _evidence_readiness as ready
 
@@ -56,12 +58,12 @@ def test_verdicts_only_for_collected_groups():
     ("!", "locked"), ("!!", "locked"), ("*", "locked"), ("!*", "locked"), ("", "empty"),
 ], ids=["hash", "locked-hash", "bang", "el-never-set", "star", "bang-star", "empty"])
 def test_shadow_status(field, status):
-    assert groups.shadow_status(field) == status
+    assert records.shadow_status(field) == status
 
 
 def test_shadow_fixture_has_every_status():
     with open(os.path.join(FIX, "shadow.debian13")) as handle:
-        got = dict((line.split(":")[0], groups.shadow_status(line.split(":")[1])) for line in handle)
+        got = dict((line.split(":")[0], records.shadow_status(line.split(":")[1])) for line in handle)
     assert (got["lockeduser"], got["emptyuser"], got["witness"], got["root"]) == ("locked", "empty", "set", "locked")
 
 
