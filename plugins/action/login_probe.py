@@ -10,7 +10,7 @@ __metaclass__ = type
 from ansible import constants as C
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
-from ansible_collections.quietnode.baseline.plugins.module_utils._login_probe import candidates, probe
+from ansible_collections.quietnode.baseline.plugins.module_utils._login_probe import candidates, explain, probe
 
 _ARGS = ('host', 'admin_user', 'admin_ports', 'user', 'port', 'key_file', 'ssh_args', 'timeout')
 
@@ -20,15 +20,6 @@ def _host_key_checking(task_vars):
         if task_vars.get(name) is not None:
             return boolean(task_vars[name], strict=False)
     return bool(C.HOST_KEY_CHECKING)
-
-
-def _explain(host, attempts):
-    tried = '; '.join('%s@%s:%d by %s: %s' % (a['user'], host, a['port'], a['method'], a['error'] or 'sudo ' + a['sudo'])
-                      for a in attempts)
-    return ("connection: no login to %s works now (tried %s). On a new server set ansible_user and "
-            "ansible_password (or a key) for the provider's first login; after the first run the admin in "
-            "ssh_lockdown_admin_users logs in with its key. 'Host key verification failed' means the controller "
-            "has not seen this host's key yet: ssh to it once. Nothing was changed." % (host, tried))
 
 
 class ActionModule(ActionBase):
@@ -55,7 +46,7 @@ class ActionModule(ActionBase):
         # Roles that switch to another login later (ssh_lockdown) need to know, and -K is not a variable.
         result.update(changed=False, attempts=attempts, login=chosen or {}, become_password_given=bool(become_pass))
         if chosen is None:
-            return dict(result, failed=True, msg=_explain(args['host'], attempts))
+            return dict(result, failed=True, msg=explain(args['host'], attempts))
         if chosen['sudo'] == 'missing':
             return dict(result, failed=True, msg=(
                 "connection: %s logs in to %s but sudo is not installed, so nothing can run as root. Log in as root "

@@ -112,3 +112,23 @@ def candidates(admin_user, admin_ports, configured_user, configured_port, passwo
         add(configured_user, configured_port, password)
     add(configured_user, configured_port, '')
     return out
+
+
+# ssh's words when nothing answered: no credential can help then.
+UNANSWERED = ('Connection refused', 'Connection timed out', 'No route to host', 'no answer within',
+              'Could not resolve hostname', 'Network is unreachable')
+
+
+def explain(host, attempts):
+    """Why no login works, and the fix: the address or port when nothing answered, else the credentials."""
+    tried = '; '.join('%s@%s:%d by %s: %s' % (a['user'], host, a['port'], a['method'], a['error'] or 'sudo ' + a['sudo'])
+                      for a in attempts)
+    if attempts and all(any(word in a['error'] for word in UNANSWERED) for a in attempts):
+        fix = ("Nothing answered SSH there: check ansible_host and ansible_port in the inventory (and "
+               "ssh_lockdown_port if sshd was moved), that the server is up, and that a firewall in front of it "
+               "lets the controller in.")
+    else:
+        fix = ("On a new server set ansible_user and ansible_password (or a key) for the provider's first login; "
+               "after the first run the admin in ssh_lockdown_admin_users logs in with its key. 'Host key "
+               "verification failed' means the controller has not seen this host's key yet: ssh to it once.")
+    return 'connection: no login to %s works now (tried %s). %s Nothing was changed.' % (host, tried, fix)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from ansible_collections.quietnode.baseline.plugins.module_utils._login_probe import candidates, probe, ssh_argv
+from ansible_collections.quietnode.baseline.plugins.module_utils._login_probe import candidates, explain, probe, ssh_argv
 
 CANDIDATE_CASES = [
     # (admin, admin ports, inventory user, inventory port, password, expected [(user, port, method)])
@@ -78,3 +78,20 @@ def test_probe_reports_every_refusal_when_nothing_works():
     assert [a["error"] for a in attempts] == ["alice@h: Permission denied (publickey).",
                                              "Permission denied, please try again.",
                                              "ssh: connect to host x port 22: Connection refused"]
+
+
+def _attempt(error):
+    return {"user": "alice", "port": 22, "method": "key", "ok": False, "sudo": "", "error": error}
+
+
+def test_explain_points_at_the_address_when_nothing_answered():
+    text = explain("h", [_attempt("ssh: connect to host h port 22: Connection refused"), _attempt("no answer within 10 s")])
+    assert "Nothing answered SSH there: check ansible_host and ansible_port" in text
+    assert "ansible_password" not in text and text.endswith("Nothing was changed.")
+
+
+def test_explain_points_at_the_credentials_when_a_login_was_refused():
+    text = explain("h", [_attempt("ssh: connect to host h port 2222: Connection refused"),
+                         _attempt("alice@h: Permission denied (publickey).")])
+    assert "set ansible_user and ansible_password" in text and "Nothing answered" not in text
+    assert "alice@h:22 by key: alice@h: Permission denied (publickey)." in text
