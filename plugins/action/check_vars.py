@@ -43,10 +43,17 @@ class ActionModule(ActionBase):
             options.setdefault(name, {'type': 'list', 'elements': 'str'})
         # Only what is set where this task runs: a role's defaults when run inside it, the inventory's everywhere.
         values = dict((name, self._templar.template(task_vars[name])) for name in options if name in task_vars)
-        problems = check(options, values)
+        # One check per role, so each problem is said under the role that declares the variable.
+        by_role = {}
+        for name in options:
+            by_role.setdefault(owner.get(name, 'quietnode'), {})[name] = options[name]
+        said, problems = [], []
+        for role in sorted(by_role):
+            found = check(by_role[role], values)
+            if found:
+                problems.extend(found)
+                said.append('%s: %s' % (role, ' '.join(found)))
         result.update(changed=False, checked=sorted(values))
         if problems:
-            roles = sorted(set(owner.get(p.split()[0].split('[')[0].split('.')[0], 'quietnode') for p in problems))
-            result.update(failed=True, problems=problems,
-                          msg='%s: %s Nothing was changed.' % (', '.join(roles), ' '.join(problems)))
+            result.update(failed=True, problems=problems, msg='%s Nothing was changed.' % ' '.join(said))
         return result
