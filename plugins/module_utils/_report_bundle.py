@@ -154,21 +154,9 @@ class Evidence:
 # -- member readers --------------------------------------------------------------
 def _lines(handle, observe):
     """Yield (number, bytes line) of a member stream, feeding every chunk to observe (the hash)."""
-    rest = b''
-    number = 0
-    for chunk in iter(lambda: handle.read(CHUNK), b''):
-        observe(chunk)
-        data = rest + chunk
-        cut = data.rfind(b'\n')
-        if cut < 0:
-            rest = data
-            continue
-        for line in data[:cut].split(b'\n'):
-            number += 1
-            yield number, line
-        rest = data[cut + 1:]
-    if rest:
-        yield number + 1, rest
+    for first, block in _blocks(handle, observe):
+        for offset, line in enumerate(block[:-1].split(b'\n')):
+            yield first + offset, line
 
 
 def _blocks(handle, observe):

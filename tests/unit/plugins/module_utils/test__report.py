@@ -456,3 +456,17 @@ def test_refusals_from_the_collections_own_address_are_not_a_brute_force():
     findings = rr.evaluate(ev, rr.Context())
     ips = [s['ip'] for s in one(findings, 'ssh-bruteforce')['facts']['sources']]
     assert ATTACKER in ips and CONTROLLER not in ips
+
+
+STREAMS = [b'', b'one', b'one\n', b'one\ntwo', b'\n\nthree\n', b'a\nbb\n\nccc\nd', b'x' * 10 + b'\n' + b'y' * 3]
+
+
+@pytest.mark.parametrize('chunk', [1, 2, 3, 7, 64])
+@pytest.mark.parametrize('data', STREAMS, ids=[repr(s)[:12] for s in STREAMS])
+def test_member_lines_are_numbered_as_an_editor_numbers_them(monkeypatch, chunk, data):
+    monkeypatch.setattr(rb, 'CHUNK', chunk)
+    seen = []
+    got = list(rb._lines(io.BytesIO(data), seen.append))
+    want = list(enumerate(data.split(b'\n')[:-1] if data.endswith(b'\n') else data.split(b'\n'), 1)) if data else []
+    assert got == want
+    assert b''.join(seen) == data  # every byte reaches the hash
