@@ -338,7 +338,7 @@ var D=JSON.parse(document.getElementById('data').textContent),T=D.tl,M=T.minutes
 var NS='http://www.w3.org/2000/svg';
 function el(n,a,p){var e=document.createElementNS(NS,n);for(var k in a)e.setAttribute(k,a[k]);if(p)p.appendChild(e);return e;}
 function hm(t){var d=new Date(t*1000);return d.toISOString().slice(0,16).replace('T',' ');}
-function fmt(v){return v==null?'-':(Math.abs(v)>=100?v.toFixed(0):v.toFixed(2));}
+function fmt(v){if(v==null)return '-';var a=Math.abs(v);return String(+v.toFixed(a>=100?0:(a>=10?1:2)));}
 var charts=[],sel=null;
 function chart(id,title,series,opt){
   opt=opt||{};var box=document.getElementById(id);if(!box)return;
