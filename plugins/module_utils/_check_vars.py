@@ -62,7 +62,7 @@ def type_error(name, spec, value):
         return '%s must be a list, got %s' % (name, _kind(value))
     if kind == 'dict' and not isinstance(value, dict):
         return '%s must be a mapping, got %s' % (name, _kind(value))
-    if kind in ('str', 'path', 'raw') and isinstance(value, (list, tuple, dict)) and kind != 'raw':
+    if kind in ('str', 'path') and isinstance(value, (list, tuple, dict)):
         return '%s must be a single value, got %s' % (name, _kind(value))
     if kind == 'int' and (isinstance(value, bool) or not (isinstance(value, int) or str(value).strip().lstrip('-').isdigit())):
         return '%s must be a whole number, got %s' % (name, _kind(value))

@@ -8,7 +8,6 @@ reads it: no UNREACHABLE, no red [ERROR], no ignored failures, no warnings on th
 import json
 import os
 import subprocess
-import tempfile
 
 import pytest
 
@@ -98,12 +97,21 @@ def test_check_mode_with_tags_is_quiet():
 
 
 def test_collect_evidence_as_the_readme_writes_it():
-    local = tempfile.mkdtemp(prefix="qn-access-evidence-")
-    rc, out = playbook("collect_evidence.yml", "-l", CONTAINER, "-e", "since=-1h", "-e", "local_dir=%s" % local,
+    # The README's commands, with its default ./evidence in the directory the playbook runs from.
+    local = os.path.join(EPHEMERAL, "evidence")
+
+    def fetched():
+        return set(os.path.join(root, name) for root, _dirs, files in os.walk(local) for name in files
+                   if name.endswith(".tar.gz"))
+
+    before = fetched()
+    rc, out = playbook("collect_evidence.yml", "-l", CONTAINER, "-e", "since=-1h",
                        "-e", "remove_remote=true", "-e", json.dumps({"exclude": ["integrity"]}))
     assert_quiet(rc, out)
-    bundles = [name for _root, _dirs, files in os.walk(local) for name in files if name.endswith(".tar.gz")]
+    bundles = sorted(fetched() - before)
     assert len(bundles) == 1, out[-4000:]
+    assert os.stat(bundles[0]).st_mode & 0o777 == 0o600
+    assert os.stat(os.path.dirname(bundles[0])).st_mode & 0o777 == 0o700
 
 
 def test_no_login_works_fails_before_any_change_with_the_fix(host):

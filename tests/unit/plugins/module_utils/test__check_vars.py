@@ -10,6 +10,7 @@ SPEC = {
     "firewall_ports": {"type": "list", "elements": "str"},
     "quietnode_management_allowlist": {"type": "list", "elements": "str"},
     "ssh_lockdown_port": {"type": "int"},
+    "ssh_lockdown_connect_user": {"type": "str"},
     "firewall_egress_enabled": {"type": "bool"},
     "ssh_lockdown_admin_users": {"type": "list", "elements": "dict", "options": {
         "name": {"type": "str"}, "keys": {"type": "list", "elements": "str"},
@@ -29,6 +30,8 @@ CASES = [
     ("bad-protocol", {"firewall_ports": ["80/http"]}, ["firewall_ports holds '80/http'"]),
     ("reversed-range", {"firewall_ports": ["2000-1000/udp"]}, ["firewall_ports holds '2000-1000/udp'"]),
     ("port-not-int", {"ssh_lockdown_port": "ssh"}, ["ssh_lockdown_port must be a whole number, got the string 'ssh'"]),
+    ("list-for-str", {"ssh_lockdown_connect_user": ["alice"]},
+     ["ssh_lockdown_connect_user must be a single value, got a list"]),
     ("bool-word", {"firewall_egress_enabled": "maybe"}, ["firewall_egress_enabled must be true or false"]),
 ]
 
