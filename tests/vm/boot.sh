@@ -2,6 +2,8 @@
 # Boot the verification VM from a fresh copy-on-write overlay of the cached image, with
 # TCG (no KVM here), user-mode networking and SSH forwarded on 127.0.0.1 only.
 # Usage: tests/vm/boot.sh WORKDIR
+# QN_VM_TAP=<tap device> adds a second NIC on that (existing) tap device, MAC QN_VM_TAP_MAC
+# (default 52:54:00:51:0e:01): the incident scenario bridges it to its attacker's network.
 # WORKDIR receives: id_ed25519{,.pub} (throwaway key for this run), overlay.qcow2,
 # console.log (serial console), qemu.pid, ssh_port. Prints the SSH port on its last line.
 set -euo pipefail
@@ -29,6 +31,12 @@ qemu-img create -q -f qcow2 -b "$image_dir/base.img" -F raw "$work/overlay.qcow2
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 echo "$port" > "$work/ssh_port"
 
+extra_nic=()
+if [ -n "${QN_VM_TAP:-}" ]; then
+  extra_nic=(-netdev "tap,id=n1,ifname=$QN_VM_TAP,script=no,downscript=no"
+             -device "virtio-net-pci,netdev=n1,mac=${QN_VM_TAP_MAC:-52:54:00:51:0e:01}")
+fi
+
 start=$(date +%s)
 # -display none + -daemonize is -nographic without a terminal: the serial console goes
 # to console.log and qemu.pid lets destroy stop exactly this process.
@@ -38,6 +46,7 @@ qemu-system-x86_64 \
   -append "root=/dev/vda rw console=ttyS0 net.ifnames=0 systemd.show_status=1 ${QN_VM_APPEND:-}" \
   -drive "file=$work/overlay.qcow2,if=virtio,format=qcow2,cache=unsafe" \
   -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:${port}-:22" -device virtio-net-pci,netdev=n0 \
+  "${extra_nic[@]}" \
   -device virtio-rng-pci \
   -fw_cfg "name=opt/quietnode/root_authorized_keys,file=$work/id_ed25519.pub" \
   -display none -serial "file:$work/console.log" -monitor none \
