@@ -9,6 +9,7 @@ and every packet goes to the scenario's own network.
   attacker.py connect-from SRC HOST PORT       one TCP connection attempt from source address SRC
 Prints one JSON line with what it did.
 """
+import concurrent.futures
 import json
 import os
 import socket
@@ -50,20 +51,23 @@ def sweep(prefix, first, last):
     return {"sent": sent, "answered": answered}
 
 
+def probe(host, port):
+    s = socket.socket()
+    s.settimeout(0.5)
+    try:
+        return port if s.connect_ex((host, port)) == 0 else None
+    except OSError:
+        return None
+    finally:
+        s.close()
+
+
 def scan(host, first, last):
-    opened, tried = [], 0
-    for port in range(int(first), min(int(last), int(first) + 2000) + 1):
-        tried += 1
-        s = socket.socket()
-        s.settimeout(0.3)
-        try:
-            if s.connect_ex((host, port)) == 0:
-                opened.append(port)
-        except OSError:
-            pass
-        finally:
-            s.close()
-    return {"host": host, "tried": tried, "open": opened}
+    # 16 at a time: a dropped port costs the whole timeout, so one at a time would take minutes.
+    ports = list(range(int(first), min(int(last), int(first) + 2000) + 1))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
+        opened = sorted(p for p in pool.map(lambda p: probe(host, p), ports) if p is not None)
+    return {"host": host, "tried": len(ports), "open": opened}
 
 
 def brute(host, key, users, count):
@@ -71,12 +75,16 @@ def brute(host, key, users, count):
     names = users.split(",")
     for i in range(min(int(count), 40)):
         user = names[i % len(names)]
-        run = subprocess.run(
-            ["ssh", "-i", key, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
-             "-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=5", "-o", "IdentitiesOnly=yes",
-             "-o", "LogLevel=ERROR", "%s@%s" % (user, host), "true"],
-            capture_output=True, text=True, timeout=20)
-        results.append({"user": user, "rc": run.returncode, "err": run.stderr.strip()[-120:]})
+        try:
+            run = subprocess.run(
+                ["ssh", "-i", key, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
+                 "-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=5", "-o", "IdentitiesOnly=yes",
+                 "-o", "LogLevel=ERROR", "%s@%s" % (user, host), "true"],
+                capture_output=True, text=True, timeout=30)
+            results.append({"user": user, "rc": run.returncode, "err": run.stderr.strip()[-120:]})
+        except subprocess.TimeoutExpired:
+            # A ban that drops packets mid-handshake: the client would wait forever.
+            results.append({"user": user, "rc": None, "err": "timeout"})
     return {"host": host, "attempts": results}
 
 
