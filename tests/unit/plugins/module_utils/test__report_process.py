@@ -1,5 +1,8 @@
 """Findings from atop's process history and the persistence baseline, on a bundle the module wrote on the
-Molecule `recorders` target (Debian 12) after a planted night (tests/unit/fixtures/report/recorders/README.md).
+Molecule `recorders` target (Debian 12; fixtures/report/recorders-debian12.tar.gz, groups live, acct, atop, audit,
+baseline, accounts, ssh, cron, logins; 12 minutes). Planted after converge: /var/tmp/.kworkerd (sha256sum reading
+/dev/zero as www-data for 150 s, its file deleted), a new persistence snapshot, then a uid-0 account toor, a sudo
+user helpdesk, a key attacker@planted in root's authorized_keys, /etc/cron.d/planted and planted.timer.
 Each rule fires on the fixture and has a benign case that changes one real input.
 """
 
@@ -17,7 +20,7 @@ from ansible_collections.quietnode.baseline.plugins.module_utils import _report_
 HERE = os.path.dirname(os.path.abspath(__file__))
 with open(os.path.join(HERE, '..', '..', 'fixtures', 'evidence', 'audit', 'watch.log')) as _handle:
     WATCH_LINES = _handle.read().splitlines()
-BUNDLE = os.path.join(HERE, '..', '..', 'fixtures', 'report', 'recorders', 'debian12.tar.gz')
+BUNDLE = os.path.join(HERE, '..', '..', 'fixtures', 'report', 'recorders-debian12.tar.gz')
 _CACHE = {}
 
 
