@@ -170,10 +170,8 @@ def stream_lines(engine, argv):
 def atop_rows(engine, paths, decoder):
     for path in paths:
         for line in stream_lines(engine, atop_argv(path, decoder.since, decoder.until)):
-            for row in decoder.feed(line):
-                yield row
-        for row in decoder.flush():
-            yield row
+            yield from decoder.feed(line)
+        yield from decoder.flush()
         decoder.sample = None
 
 

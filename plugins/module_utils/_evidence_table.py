@@ -76,7 +76,9 @@ ARTIFACTS = (
     {'group': 'audit', 'step': 'audit'},
 
     # -- process history and persistence baseline (roles atop, persistence_baseline; _evidence_process) --
-    # atop's daily raw files (atop.service: atop -w /var/log/atop/atop_YYYYMMDD), decoded to atop/processes.jsonl.
+    # atop's daily raw files, decoded to atop/processes.jsonl. Both families: upstream atop.service (Atoptool/atop,
+    # packaged unchanged by Debian and by EPEL/Fedora's atop.spec) runs atop -w ${LOGPATH}/atop_YYYYMMDD with
+    # LOGPATH=/var/log/atop, and the RPM specs create /var/log/atop (e.g. microsoft/azurelinux SPECS/atop/atop.spec).
     {'group': 'atop', 'file': '/var/log/atop/atop_[0-9]*', 'window': True, 'decoder': 'atop'},
     {'group': 'atop', 'step': 'atop'},
     # The newest snapshot, its difference from now and the audit records of the persistence watches.

@@ -66,8 +66,8 @@ STORES = {'atop': store_atop, 'watch': store_watch}
 
 def _ref(row):
     name, line_no = row.ref
-    return Ref(name, '%s pid %s %s cpu=%.2fs' % (row.time if hasattr(row, 'time') else iso(row.epoch), row.pid,
-                                                  row.cmdline or row.name, row.cpu), line=line_no)
+    text = '%s pid %s %s cpu=%.2fs' % (iso(row.epoch), row.pid, row.cmdline or row.name, row.cpu)
+    return Ref(name, text, line=line_no)
 
 
 def own_pids(ev):
