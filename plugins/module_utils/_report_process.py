@@ -121,8 +121,7 @@ def r_cpu_atop(ev, ctx):
                     'last': iso(g['last']), 'still_running': not g['exited'],
                     'label': ', '.join(sorted(g['labels'])) or None, 'source': 'atop'})
     if top:
-        confidence = 'high' if ev.window_given or ev.atop else 'medium'
-        out.append(rules._finding('cpu-top', confidence, min(g['first'] for _k, g in ranked[:10]),
+        out.append(rules._finding('cpu-top', 'high', min(g['first'] for _k, g in ranked[:10]),
                                   max(g['last'] for _k, g in ranked[:10]), [g['ref'] for _k, g in ranked[:5] if g['ref']],
                                   facts={'top': top, 'source': 'atop/processes.jsonl'},
                                   top='; '.join('%s as %s: %s CPU s over %s s%s' % (
@@ -284,7 +283,10 @@ def _accounts(ev, diff):
                 items.append(('%s added to the %s group (can use sudo)' % (', '.join(new), now['name']), False))
     if not items:
         return []
-    return [rules._finding('persistence', 'high', None, None, [ref],
+    # when: the modification times of the account files that changed since the snapshot
+    files = ((diff or {}).get('surfaces') or {}).get('accounts') or {}
+    times = [rules.iso_epoch(i['mtime_now']) for i in files.get('changed', []) + files.get('added', []) if i.get('mtime_now')]
+    return [rules._finding('persistence', 'high', min(times) if times else None, max(times) if times else None, [ref],
                            severity='critical' if any(root for _t, root in items) else None,
                            facts={'kind': 'accounts', 'source': 'baseline/diff.json', 'items': [t for t, _r in items]},
                            kind=KINDS['accounts'], what='; '.join(t for t, _r in items[:6]))]

@@ -104,6 +104,7 @@ def test_planted_persistence_is_found_per_surface():
     accounts = kinds['accounts']
     assert accounts['severity'] == 'critical' and 'toor added (uid 0' in accounts['explanation']
     assert 'helpdesk added to the sudo group' in accounts['explanation']
+    assert accounts['time_range']['start'].startswith('2026-11-30T04:54')
     assert kinds['cron']['confidence'] == 'high'  # the difference dates nothing but needs no changed-files list
     assert kinds['cron']['evidence'][0]['member'] == 'baseline/diff.json'
 
