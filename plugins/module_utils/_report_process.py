@@ -171,14 +171,18 @@ def r_exec_atop(ev, ctx):
     if not seen:
         return []
     items, refs = [], []
+    # A program started in the window from a temporary directory and still there is in the list of files changed
+    # in the window; missing from it, its file was deleted since.
+    on_disk = set(r.get('path') for r in ev.changed) if 'changed_files' in ev.present else None
     for (program, user), g in seen.items():
         items.append({'program': program, 'user': user, 'uid': g['uid'], 'command_line': g['cmdline'],
                       'pids': sorted(g['pids']), 'cpu_s': round(g['cpu'], 1), 'first': iso(g['first']),
-                      'last': iso(g['last']), 'running_s': round(g['last'] - g['first'])})
+                      'last': iso(g['last']), 'running_s': round(g['last'] - g['first']),
+                      'file_deleted': None if on_disk is None else program not in on_disk})
         refs.extend(g['refs'])
-    what = '; '.join('atop saw %s run %s (pid %s) from %s to %s, using %s CPU s' % (
+    what = '; '.join('atop saw %s run %s (pid %s) from %s to %s, using %s CPU s%s' % (
         i['user'], i['command_line'][:80], ', '.join(str(p) for p in i['pids'][:3]), rules.when_iso(i['first']),
-        rules.when_iso(i['last']), i['cpu_s']) for i in items[:4])
+        rules.when_iso(i['last']), i['cpu_s'], '; its file is gone' if i['file_deleted'] else '') for i in items[:4])
     return [rules._finding('exec-temp', 'high', min(iso_e(i['first']) for i in items), max(iso_e(i['last']) for i in items),
                            refs, facts={'items': items, 'users': sorted(set(i['user'] for i in items)), 'source': 'atop'},
                            what=what, pids=' '.join(str(p) for i in items for p in i['pids'][:3]))]

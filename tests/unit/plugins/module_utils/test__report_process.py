@@ -82,7 +82,19 @@ def test_program_from_a_temp_dir_is_named_with_its_user():
     item = hit[0]['facts']['items'][0]
     assert (item['program'], item['user'], item['uid']) == ('/var/tmp/.kworkerd', 'www-data', 33)
     assert item['first'] == '2026-11-30T04:49:19Z' and item['cpu_s'] > 10
+    # this bundle has no list of changed files: whether the file is gone is not known
+    assert item['file_deleted'] is None
     assert hit[0]['evidence'][0]['member'] == 'atop/processes.jsonl' and hit[0]['evidence'][0]['line'] >= 1
+
+
+@pytest.mark.parametrize('listed,deleted', [(False, True), (True, False)], ids=['gone', 'still-there'])
+def test_a_temp_program_whose_file_is_gone_says_so(listed, deleted):
+    ev = evidence()
+    ev.present.add('changed_files')
+    ev.changed = [{'path': '/var/tmp/.kworkerd', 'type': 'file'}] if listed else []
+    hit = [f for f in rp.r_exec_atop(ev, rr.Context())][0]
+    assert hit['facts']['items'][0]['file_deleted'] is deleted
+    assert ('its file is gone' in hit['explanation']) is deleted
 
 
 def test_programs_from_usr_are_not_flagged():
