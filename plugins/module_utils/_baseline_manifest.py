@@ -20,11 +20,17 @@ import stat
 
 from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_records import shadow_status
 
-FORMAT = 1
+# 2: entries of the small text surfaces (LINE_SURFACES) carry their lines.
+FORMAT = 2
 # Shells that cannot start an interactive session: such accounts have no start-up files worth keeping.
 NO_LOGIN_SHELLS = ('/usr/sbin/nologin', '/sbin/nologin', '/bin/false', '/usr/bin/false', '/bin/sync')
 # Files larger than this are listed with their size and mtime but not hashed (a unit is never this big).
 HASH_LIMIT = 64 << 20
+# Surfaces whose lines are kept in the manifest, so a difference says which key, job or rule came or went.
+# Public keys, cron lines and sudo rules hold no secret; shadow is never among them.
+LINE_SURFACES = ('authorized_keys', 'cron', 'at', 'sudoers', 'ld_preload', 'rc_local')
+LINE_LIMIT = 64 << 10
+MAX_LINES = 200
 
 # (surface, kind, paths). kind: "path" (a file, or a directory walked recursively),
 # "home" (relative to every login account's home and root's).
@@ -114,6 +120,14 @@ def read_shadow(root):
     return out
 
 
+def content_lines(full):
+    """The non-empty, non-comment lines of a small text file, each cut at 1000 characters."""
+    with open(full, 'rb') as handle:
+        text = handle.read(LINE_LIMIT).decode('utf-8', 'replace')
+    lines = [line.strip()[:1000] for line in text.splitlines() if line.strip() and not line.lstrip().startswith('#')]
+    return lines[:MAX_LINES]
+
+
 def file_entry(root, path, surface, users, groups):
     """stat and hash of root+path (not following a final symlink), or None when it does not exist."""
     full = root + path
@@ -142,6 +156,8 @@ def file_entry(root, path, surface, users, groups):
         if st.st_size <= HASH_LIMIT:
             try:
                 entry['sha256'] = _sha256(full)
+                if surface in LINE_SURFACES and st.st_size <= LINE_LIMIT:
+                    entry['lines'] = content_lines(full)
             except OSError as exc:
                 entry['error'] = exc.strerror
     else:
@@ -161,6 +177,14 @@ def walk(root, path):
             rel = dirpath[len(root):] or '/'
             for name in sorted(dirnames + filenames):
                 out.append(rel.rstrip('/') + '/' + name)
+    return out
+
+
+def names(rows, key):
+    """id -> name, the first row of an id winning as in NSS: a second uid-0 account does not rename root's files."""
+    out = {}
+    for row in rows:
+        out.setdefault(row[key], row['name'])
     return out
 
 
@@ -231,8 +255,7 @@ def build(root='', surfaces=SURFACES, suid_roots=SUID_ROOTS, sockets=None):
     root = root.rstrip('/')
     accounts = read_passwd(root)
     group_rows = read_group(root)
-    users = dict((a['uid'], a['name']) for a in accounts)
-    groups = dict((g['gid'], g['name']) for g in group_rows)
+    users, groups = names(accounts, 'uid'), names(group_rows, 'gid')
     homes = login_homes(accounts)
     files = {}
     # /lib/systemd/system is /usr/lib/systemd/system on a merged /usr: walk each real directory once.

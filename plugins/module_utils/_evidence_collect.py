@@ -132,6 +132,7 @@ class Collector:
                    pacct=pacct, audit_logs=self.found('audit'),
                    fail2ban_socket=CONDITIONS['fail2ban_socket'](self.engine),
                    auditd_running=running(self.engine.host('/proc'), 'auditd'))
+        obs.update(atop_files=self.found('atop'), atop_running=running(self.engine.host('/proc'), 'atop'))
         obs['blocklist_refresh'] = read_json(self.engine.host(BLOCKLIST_REFRESH_STATE))
         obs['pacct_in_window'] = any(self.window.written_in(os.stat(self.engine.host(p)).st_mtime)
                                      for p in pacct if p.endswith('/pacct') and self.engine.exists(p))

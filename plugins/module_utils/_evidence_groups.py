@@ -23,6 +23,7 @@ from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_obser
     AcctObserver, BackgroundObserver, BlockObserver, LineObserver,
 )
 from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_proc import list_processes, list_sockets
+from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_process import ProcessSteps
 from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_records import (
     AcctSummary, iter_lastlog, iter_lastlog2, iter_utmp, iter_wtmpdb, parse_sa_header, shadow_status,
 )
@@ -49,7 +50,7 @@ def read_homes(root):
     return homes
 
 
-class Steps:
+class Steps(ProcessSteps):
     """What the table's decoders and steps need, sharing one window and one engine."""
 
     def __init__(self, engine):
@@ -66,6 +67,7 @@ class Steps:
         self.seen_inodes = set()
         self.audit_selection = None
         self.observed = {'audit_records_in_window': 0, 'journal_head': None}
+        self.process_init()
 
     # -- live ------------------------------------------------------------------
     def step_processes(self):
@@ -171,6 +173,7 @@ class Steps:
             if lines:
                 self.observed['audit_records_in_window'] += len(lines)
                 self.audit_selection.write(b'\n'.join(lines) + b'\n')
+                self.watch.feed(lines)
         return BlockObserver(select)
 
     def step_audit(self):

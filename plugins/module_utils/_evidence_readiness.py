@@ -90,6 +90,27 @@ def blocklist_refresh(obs):
     return ('error' if state['outcome'] == 'failed' else 'on'), detail
 
 
+def atop(obs):
+    files, used, rows = obs.get('atop_files', []), obs.get('atop_files_in_window', 0), obs.get('atop_rows', 0)
+    if not files:
+        return 'missing', 'no raw files in /var/log/atop: apply the atop role'
+    if not used:
+        return 'off', 'atop files exist but none was written in the window'
+    running = obs.get('atop_running')
+    detail = 'raw files in the window: %d; process rows decoded: %d; atop %s' % (
+        used, rows, 'running' if running else 'not running now')
+    return ('on' if running is not False else 'off'), detail
+
+
+def persistence_baseline(obs):
+    if obs.get('baseline_snapshot'):
+        if obs.get('baseline_error'):
+            return 'error', '%s: %s' % (obs['baseline_snapshot'], obs['baseline_error'])
+        return 'on', 'snapshot %s compared with the host now; persistence watch records in the window: %d' % (
+            obs['baseline_snapshot'], obs.get('watch_events', 0))
+    return 'missing', obs.get('baseline_error') or 'no snapshot'
+
+
 JUDGES = (
     ('fail2ban', 'firewall', fail2ban),
     ('auth log', 'auth', auth_log),
@@ -98,7 +119,29 @@ JUDGES = (
     ('process accounting', 'acct', acct),
     ('auditd', 'audit', auditd),
     ('blocklist refresh', 'firewall', blocklist_refresh),
+    ('atop', 'atop', atop),
+    ('persistence baseline', 'baseline', persistence_baseline),
 )
+
+# What no longer has an answer when a recorder is missing, off or volatile: the report shows these words
+# (empty live state must never read as "all clear"). One row per recorder name of JUDGES or of another
+# module's readiness rows.
+QUESTIONS = {
+    'atop': ('Which processes used the CPU, memory or disk in a given minute, with their command lines?',
+             'Which programs ran and ended between two samples, with their full command line?'),
+    'process accounting': ('Which programs ran and ended in the window, as whom, and how much CPU each used?',),
+    'sysstat': ('When did CPU, memory, network or disk activity spike?',),
+    'auditd': ('Where on disk did each program run from (a temporary directory, a deleted file)?',
+               'Which persistence files were changed, by whom, even if the change was undone since?'),
+    'connection log': ('Which process or user opened each outbound connection, to which address and port?',
+                       'How many bytes left the host per connection or per service?'),
+    'persistence baseline': ('What changed in authorized_keys, accounts, sudo, cron, systemd units and start-up files '
+                             'since the host was provisioned?',),
+    'journal': ('What did services, sshd, sudo and cron log in the window (lost at a reboot when volatile)?',),
+    'fail2ban': ('Were the addresses guessing passwords banned, and when?',),
+    'auth log': ('Who tried to log in (only the journal holds it)?',),
+    'blocklist refresh': ('Were the blocklists current in the window?',),
+}
 
 
 def verdicts(obs, groups):
@@ -107,7 +150,10 @@ def verdicts(obs, groups):
         verdict = judge(obs) if group in groups else None
         # A judge with nothing to judge (an optional feature that is not set up) says nothing.
         if verdict:
-            out.append({'recorder': recorder, 'status': verdict[0], 'detail': verdict[1]})
+            row = {'recorder': recorder, 'status': verdict[0], 'detail': verdict[1]}
+            if verdict[0] != 'on':
+                row['unanswerable'] = list(QUESTIONS.get(recorder, ()))
+            out.append(row)
     return out
 
 

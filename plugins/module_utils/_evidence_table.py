@@ -18,7 +18,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-GROUPS = ('live', 'firewall', 'auth', 'syslog', 'journal', 'sysstat', 'acct', 'audit', 'logins', 'cron',
+GROUPS = ('live', 'firewall', 'auth', 'syslog', 'journal', 'sysstat', 'acct', 'atop', 'audit', 'baseline', 'logins', 'cron',
           'packages', 'fail2ban', 'ssh', 'accounts', 'system', 'history', 'recent', 'integrity')
 
 HISTORIES = ('.bash_history', '.zsh_history', '.sh_history', '.ash_history', '.history', '.python_history',
@@ -41,6 +41,7 @@ ARTIFACTS = (
     {'group': 'live', 'copy': '/proc/uptime', 'as': 'live/uptime.txt'},
     {'group': 'live', 'copy': '/proc/sys/kernel/tainted', 'as': 'live/kernel_tainted.txt'},
     {'group': 'live', 'step': 'sessions'},
+    {'group': 'live', 'step': 'own_session'},
 
     {'group': 'firewall', 'run': ['nft', '-a', 'list', 'ruleset'], 'as': 'firewall/nft_ruleset.txt'},
     {'group': 'firewall', 'run': ['iptables-save', '-c'], 'as': 'firewall/iptables-save.txt'},
@@ -73,6 +74,15 @@ ARTIFACTS = (
     {'group': 'acct', 'step': 'acct'},
     {'group': 'audit', 'file': '/var/log/audit/audit.log*', 'window': True, 'decoder': 'audit'},
     {'group': 'audit', 'step': 'audit'},
+
+    # -- process history and persistence baseline (roles atop, persistence_baseline; _evidence_process) --
+    # atop's daily raw files, decoded to atop/processes.jsonl. Both families: upstream atop.service (Atoptool/atop,
+    # packaged unchanged by Debian and by EPEL/Fedora's atop.spec) runs atop -w ${LOGPATH}/atop_YYYYMMDD with
+    # LOGPATH=/var/log/atop, and the RPM specs create /var/log/atop (e.g. microsoft/azurelinux SPECS/atop/atop.spec).
+    {'group': 'atop', 'file': '/var/log/atop/atop_[0-9]*', 'window': True, 'decoder': 'atop'},
+    {'group': 'atop', 'step': 'atop'},
+    # The newest snapshot, its difference from now and the audit records of the persistence watches.
+    {'group': 'baseline', 'step': 'baseline'},
 
     {'group': 'logins', 'file': '/var/log/wtmp', 'decoder': 'utmp'},
     {'group': 'logins', 'file': '/var/log/btmp', 'decoder': 'utmp'},

@@ -134,6 +134,13 @@ class Evidence:
         self.audit_exec = []
         self.logins = []
         self.baseline = None
+        # process history and persistence baseline (_report_process)
+        self.baseline_diff = None
+        self.watch_events = []
+        self.atop = []
+        self.atop_dropped = 0
+        self.atop_summary = None
+        self.own_session = None
         self.log_lines = []
 
     @staticmethod
@@ -579,6 +586,12 @@ def _audit(ev, name, text):
         ev.audit_exec.append({'t': epoch, 'exe': exe, 'user': uid.group(1) if uid else '?', 'ref': Ref(name, line, line=line_no)})
 
 
+def _process_store(kind, ev, name, line_no, row):
+    # imported here: _report_process reads Ref and the rules' helpers from modules that import this one
+    from ansible_collections.quietnode.baseline.plugins.module_utils._report_process import STORES
+    STORES[kind](ev, name, line_no, row)
+
+
 READERS = {
     'collection_log': read_text(_log_line),
     'bundle_info': read_json('bundle_info'),
@@ -608,7 +621,13 @@ READERS = {
     'dnf_log': read_text(lambda ev, name, text: None),
     'fail2ban_log': read_text(_fail2ban),
     'fail2ban_banned': read_text(lambda ev, name, text: setattr(ev, 'banned_now', text)),
+    # -- process history and persistence baseline (_report_process) --
     'baseline': read_json('baseline'),
+    'baseline_diff': read_json('baseline_diff'),
+    'watch_events': read_jsonl(lambda ev, name, line_no, row: _process_store('watch', ev, name, line_no, row)),
+    'atop_processes': read_jsonl(lambda ev, name, line_no, row: _process_store('atop', ev, name, line_no, row)),
+    'atop_summary': read_json('atop_summary'),
+    'own_session': read_json('own_session'),
 }
 if set(READERS) != set(MEMBERS) - {'manifest'}:
     raise ImportError('_report_members.MEMBERS and READERS name different members')
@@ -805,6 +824,8 @@ def finish(ev):
     ev.events, ev.event_counts = events, counts
     ev.samples = dict((t, s) for t, s in ev.samples.items() if ev.in_window(t))
     ev.acct = [r for r in ev.acct if ev.in_window(r[1])]
+    ev.atop = [r for r in ev.atop if ev.in_window(r.epoch)]
+    ev.watch_events = [e for e in ev.watch_events if ev.in_window(e['epoch'])]
     ssh = ev.ssh[ev.ssh_source]
     ssh['per_minute'] = collections.Counter(dict((m, n) for m, n in ssh['per_minute'].items() if ev.in_window(m)))
     ssh['by_ip'] = dict((ip, e) for ip, e in ssh['by_ip'].items() if ev.in_window(e['last']))

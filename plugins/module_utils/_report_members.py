@@ -56,8 +56,13 @@ MEMBERS = {
     'dnf_log': (('files/var/log/dnf.rpm.log',), 'packages', 'package installs and upgrades (EL)'),
     'fail2ban_log': (('files/var/log/fail2ban.log', 'files/var/log/fail2ban.log.1'), 'fail2ban', 'bans and unbans'),
     'fail2ban_banned': (('firewall/fail2ban_banned.txt',), 'firewall', 'addresses banned at collection time'),
-    # A snapshot taken at provisioning, written by the recorders work (issue 12); compared when present.
-    'baseline': (('baseline/snapshot.json',), 'baseline', 'state at provisioning, to compare persistence against'),
+    # -- process history and persistence baseline (_evidence_process; roles atop, persistence_baseline) --
+    'baseline': (('baseline/snapshot.json',), 'baseline', 'the newest persistence snapshot taken at converge'),
+    'baseline_diff': (('baseline/diff.json',), 'baseline', 'persistence surfaces added, removed and changed since the snapshot'),
+    'watch_events': (('baseline/watch_events.jsonl',), 'baseline', 'audit records of the persistence watches in the window'),
+    'atop_processes': (('atop/processes.jsonl',), 'atop', 'per-interval CPU, memory and disk of every active process'),
+    'atop_summary': (('atop/summary.json',), 'atop', 'atop files decoded and rows dropped at the cap'),
+    'own_session': (('summary/own_session.json',), 'live', "the collection's own login, sudo and process chain"),
 }
 
 

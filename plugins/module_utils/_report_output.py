@@ -98,7 +98,13 @@ def timeline(ev):
 
 
 def processes(ev):
-    """Ended processes for the CPU-by-range table: [start, end, cpu_s, user, command, label], heaviest first."""
+    """Processes for the CPU-by-range table: [start, end, cpu_s, user, command, label], heaviest first.
+
+    atop's per-interval rows when the bundle has them (every process, running or ended); else ended processes
+    from accounting plus those running at collection time."""
+    if getattr(ev, 'atop', None):
+        from ansible_collections.quietnode.baseline.plugins.module_utils._report_process import process_rows
+        return process_rows(ev, MAX_PROCS_EMBEDDED)
     rows = sorted(ev.acct, key=lambda r: -r[2])
     out = []
     for btime, end, cpu, uid, comm, _elapsed, _sig, _member, _index in rows[:MAX_PROCS_EMBEDDED]:

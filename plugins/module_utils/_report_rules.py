@@ -15,6 +15,7 @@ import collections
 import ipaddress
 import re
 
+from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_readiness import QUESTIONS as READINESS_QUESTIONS
 from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_records import iso
 from ansible_collections.quietnode.baseline.plugins.module_utils._report_bundle import EXACT_LINES, iso_epoch
 
@@ -106,7 +107,7 @@ RULES = {
              'find how it got there: the logins and persistence findings of the same hours.'),
     'exec-disguised': dict(
         severity='high', title='A program with a disguised name used the CPU',
-        text='Process accounting shows {comm!r} run by {user} for {running} seconds, using {cpu} CPU seconds. Names that start with a dot or '
+        text='{source} shows {comm!r} run by {user} for {running} seconds, using {cpu} CPU seconds. Names that start with a dot or '
              'imitate kernel threads (kworker, kthreadd) are what crypto-miners and backdoors pick to hide in a '
              'process list.',
         next='Find and remove the program (process accounting keeps only the first 16 characters of its name, not its '
@@ -172,6 +173,13 @@ RULES = {
         severity='low', title='Part of the evidence is missing from the bundle',
         text='The bundle holds no {what}, so {why}. Findings that need it have lower confidence.',
         next='Collect again without excluding that group (exclude=[] in playbooks/collect_evidence.yml).'),
+    # -- process history and persistence baseline (_report_process) --
+    'persistence-undone': dict(
+        severity='high', title='A start-up or login file was changed and then put back',
+        text='The audit watches on persistence files recorded changes that the host no longer shows: {what}. Adding '
+             'a key or a job, using it and removing it again is how an intruder cleans up.',
+        next='Find the session that made the change (the login uid in the evidence, and the logins finding of the same '
+             'minutes); rotate the credentials of the accounts involved.'),
     'live-nothing-flagged': dict(
         severity='info', title='Nothing running at collection time was flagged (this is not an all-clear)',
         text='No process running when the evidence was collected came from a temporary directory or a deleted file. '
@@ -180,14 +188,8 @@ RULES = {
         next='Nothing to do for this check alone.'),
 }
 
-RECORDER_QUESTIONS = {
-    'auditd': ('Where on disk did each program run from?', 'Which files were changed, and by whom?'),
-    'process accounting': ('Which programs ran and ended in the window, as whom, and how much CPU each used?',),
-    'sysstat': ('When did CPU, memory, network or disk activity spike?',),
-    'journal': ('What did services log in the window (after a reboot, when volatile)?',),
-    'fail2ban': ('Were the addresses guessing passwords banned, and when?',),
-    'auth log': ('Who tried to log in (only the journal holds it)?',),
-}
+# Bundles before readiness named the questions itself (summary/readiness.json 'unanswerable') read them here.
+RECORDER_QUESTIONS = READINESS_QUESTIONS
 RECORDER_FIX = {
     'auditd': 'Apply the auditd role (playbooks/site.yml does) on a host that can run auditd: a VM or a real server, '
               'not a container.',
@@ -198,6 +200,9 @@ RECORDER_FIX = {
     'journal': 'Apply the journald role (playbooks/site.yml does): Storage=persistent keeps the journal across reboots.',
     'fail2ban': 'Apply the fail2ban role.',
     'auth log': 'Install rsyslog, or rely on the journal.',
+    'atop': 'Apply the atop role (playbooks/site.yml does): it records every process every minute for 35 days.',
+    'persistence baseline': 'Apply the persistence_baseline role (playbooks/site.yml does): it snapshots the persistence '
+                            'surfaces at converge and puts audit watches on them.',
 }
 MISSING = {
     'sysstat': ('sysstat export', 'the CPU, memory, network and disk charts are empty'),
@@ -279,6 +284,11 @@ def own_session(ev, ctx):
     for event in ev.events.get('accepted', []):
         if event['user'] in users and ev.started - 3600 <= event['t'] <= ev.started + 600:
             own_ips.add(event['ip'])
+    # summary/own_session.json: the collector's own login, read from its process chain on the host
+    session = getattr(ev, 'own_session', None)
+    if isinstance(session, dict) and session.get('login_user') and session.get('source_address'):
+        users.add(session['login_user'])
+        own_ips.add(session['source_address'])
     return users, own_ips
 
 
@@ -452,7 +462,8 @@ def r_exec_temp(ev, ctx):
 
 def r_cpu(ev, ctx):
     out = []
-    if not ev.acct and not ev.processes:
+    # atop's per-interval rows answer this with command lines (_report_process.r_cpu_atop); accounting is the fallback
+    if getattr(ev, 'atop', None) or not ev.acct and not ev.processes:
         return out
     groups = {}
     for btime, end, cpu, uid, comm, elapsed, _sig, member, index in ev.acct:
@@ -499,7 +510,8 @@ def r_cpu(ev, ctx):
         if DISGUISE.match(comm) and g['cpu'] >= 1:
             out.append(_finding('exec-disguised', 'medium', g['first'], g['last'], [g['ref']],
                                 facts={'command': comm, 'user': user, 'cpu_s': round(g['cpu'], 1), 'running_s': round(g['elapsed'], 1)},
-                                comm=comm, user=user, cpu=round(g['cpu'], 1), running=round(g['elapsed'])))
+                                comm=comm, user=user, cpu=round(g['cpu'], 1), running=round(g['elapsed']),
+                                source='Process accounting'))
         elif 0 < uid < 1000 and g['cpu'] >= 30 and not benign_label(comm):
             out.append(_finding('cpu-service-account', 'medium', g['first'], g['last'], [g['ref']],
                                 facts={'command': comm, 'user': user, 'uid': uid, 'cpu_s': round(g['cpu'], 1)},
@@ -611,12 +623,13 @@ def r_persistence(ev, ctx):
     windows = owner_windows(ev, ctx, own_session(ev, ctx))
     meta_only = []
     since = iso(int(ev.since))
-    for row in ev.changed:
+    # With a baseline difference, _report_process.r_baseline compares every surface with the snapshot instead.
+    for row in ([] if isinstance(getattr(ev, 'baseline_diff', None), dict) else ev.changed):
         path = row.get('path', '')
         kind = persistence_kind(path)
         if not kind or row.get('type') == 'directory':
             continue
-        if base and base.get(path) == row.get('sha256'):
+        if base and (base.get(path) or {}).get('sha256') == row.get('sha256'):
             continue
         # Only the inode changed (owner, mode, a package reinstalling it): said apart, at a lower severity.
         if (row.get('mtime') or '') < since:
@@ -709,10 +722,11 @@ def r_recorders(ev, ctx):
         if row.get('status') == 'on':
             continue
         name = row.get('recorder', '?')
-        questions = ' '.join(RECORDER_QUESTIONS.get(name, ('(unknown recorder)',)))
+        asked = row.get('unanswerable') or RECORDER_QUESTIONS.get(name, ('(unknown recorder)',))
+        questions = ' '.join(asked)
         out.append(_finding('recorder-off', 'high', None, None,
                             [{'member': 'summary/readiness.json', 'key': name, 'excerpt': '%s: %s' % (row.get('status'), row.get('detail'))}],
-                            facts={'recorder': name, 'status': row.get('status'), 'questions': list(RECORDER_QUESTIONS.get(name, ()))},
+                            facts={'recorder': name, 'status': row.get('status'), 'questions': list(asked)},
                             recorder=name, status=row.get('status'), detail=row.get('detail'), questions=questions,
                             fix=RECORDER_FIX.get(name, 'Apply playbooks/site.yml, which turns every recorder on.')))
     for key, (what, why) in MISSING.items():
@@ -728,12 +742,15 @@ NEEDS = {'cpu-top': 'pacct', 'cpu-service-account': 'pacct', 'exec-disguised': '
 
 
 def evaluate(ev, ctx):
+    # imported here: _report_process builds on this module's helpers
+    from ansible_collections.quietnode.baseline.plugins.module_utils._report_process import RULE_FUNCTIONS as PROCESS_RULES
     findings = []
-    for rule in RULE_FUNCTIONS:
+    for rule in RULE_FUNCTIONS + PROCESS_RULES:
         findings.extend(rule(ev, ctx))
     for f in findings:
         need = NEEDS.get(f['rule'])
-        if need and need not in ev.present and f['confidence'] == 'high':
+        # a finding that names its own source (atop, the baseline difference) does not rest on the named member
+        if need and need not in ev.present and f['confidence'] == 'high' and not f['facts'].get('source'):
             f['confidence'] = 'medium'
             f['explanation'] += ' (Confidence lowered: the bundle has no %s.)' % need
     findings.sort(key=rank)

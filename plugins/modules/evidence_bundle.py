@@ -96,7 +96,7 @@ options:
       - Artifact groups to collect. Default is all of them.
     type: list
     elements: str
-    choices: [live, firewall, auth, syslog, journal, sysstat, acct, audit, logins, cron, packages, fail2ban,
+    choices: [live, firewall, auth, syslog, journal, sysstat, acct, atop, audit, baseline, logins, cron, packages, fail2ban,
               ssh, accounts, system, history, recent, integrity]
   exclude:
     description:
@@ -104,7 +104,7 @@ options:
     type: list
     elements: str
     default: []
-    choices: [live, firewall, auth, syslog, journal, sysstat, acct, audit, logins, cron, packages, fail2ban,
+    choices: [live, firewall, auth, syslog, journal, sysstat, acct, atop, audit, baseline, logins, cron, packages, fail2ban,
               ssh, accounts, system, history, recent, integrity]
   verify:
     description:

@@ -32,6 +32,11 @@ description:
     (low, medium, high), C(title), C(explanation), C(next_steps), C(time_range) (C(start), C(end), UTC ISO 8601 or null),
     C(evidence) (a list of C(member) plus one of C(line), C(record) or C(key), with an C(excerpt)), C(facts) (rule-specific
     values, such as C(sources) of an SSH brute force) and C(labels) (C(owner), C(benign))."
+  - "Findings built from the recorders' members say so in C(facts.source): C(atop/processes.jsonl) or C(atop) for
+    C(cpu-top) (C(facts.top), each with C(user), C(command), C(command_line), C(cpu_s), C(running_s), C(runs),
+    C(label)), C(exec-temp), C(exec-disguised) and C(cpu-service-account); C(baseline/diff.json) for C(persistence)
+    (C(facts.kind) is the surface, C(facts.items) the difference's items) and C(persistence-owner);
+    C(baseline/watch_events.jsonl) for C(persistence-undone) (C(facts.items), each a C(path) with its C(events))."
 author:
   - quietnode maintainers (@quietnode)
 options:

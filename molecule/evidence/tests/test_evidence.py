@@ -154,6 +154,17 @@ def test_readiness_names_what_was_on_and_what_never_existed(bundle):
     status = dict((r["recorder"], r["status"]) for r in _json(bundle, "summary/readiness.json"))
     assert status["process accounting"] == "on" and status["sysstat"] == "on"
     assert status["auditd"] in ("off", "missing")  # a container cannot run auditd; never "error"
+    # atop and the persistence baseline are not installed here: missing, with what that leaves unanswered
+    rows = dict((r["recorder"], r) for r in _json(bundle, "summary/readiness.json"))
+    assert rows["atop"]["status"] == "missing" and rows["atop"]["unanswerable"]
+    assert rows["persistence baseline"]["status"] == "missing" and rows["persistence baseline"]["unanswerable"]
+
+
+def test_collections_own_session_is_labelled(bundle):
+    session = _json(bundle, "summary/own_session.json")
+    # the module's own python first, then its ancestors (Ansible's shell, sudo) up to the login or pid 1
+    assert session["chain"][0]["pid"] == session["collector_pid"] and session["chain"][0]["uid"] == 0
+    assert session["pids"] == [p["pid"] for p in session["chain"]] and len(session["pids"]) >= 2
 
 
 def test_collection_log_records_commands_and_clock(bundle):

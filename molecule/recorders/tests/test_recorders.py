@@ -210,6 +210,45 @@ def test_baseline_audit_watches(host):
     assert "/etc/sudoers" not in rules and "/.ssh" not in rules
 
 
+# ---- the evidence bundle's atop and baseline members -----------------------------------------------
+
+def _member(host, bundle, name):
+    return host.check_output("tar -xOzf %s --wildcards '*/%s'", bundle, name)
+
+
+def test_bundle_holds_process_history_and_persistence_difference(host):
+    """The collector decodes atop for the window and compares the newest snapshot with the host, on the host."""
+    host.check_output("cp /bin/sleep /var/tmp/qnbundled && /var/tmp/qnbundled 1 && rm -f /var/tmp/qnbundled")
+    raw = _raw_file(host)
+    _wait(lambda: "(qnbundled)" in host.run("atop -r %s -P PRG", raw).stdout, 150, step=5)
+    host.check_output("echo 'ssh-ed25519 AAAAplanted qn-bundle' >> /root/.ssh/authorized_keys")
+    try:
+        result = host.ansible("quietnode.baseline.evidence_bundle",
+                              "since=-15m dest=/var/tmp/qn-verify include=live,acct,atop,audit,baseline",
+                              check=False, become=True)
+    finally:
+        host.check_output("sed -i '/qn-bundle$/d' /root/.ssh/authorized_keys")
+    bundle = result["bundle"]
+    try:
+        readiness = dict((r["recorder"], r) for r in result["readiness"])
+        assert readiness["atop"]["status"] == "on", readiness["atop"]
+        assert readiness["persistence baseline"]["status"] == "on"
+        # a container cannot run auditd: readiness names what that leaves unanswered
+        assert readiness["auditd"]["unanswerable"]
+        rows = [json.loads(line) for line in _member(host, bundle, "atop/processes.jsonl").splitlines()]
+        ended = [r for r in rows if r["name"] == "qnbundled"]
+        assert ended and ended[-1]["exited"] and ended[-1]["user"] == "root", rows[-3:]
+        diff = json.loads(_member(host, bundle, "baseline/diff.json"))
+        keys = diff["surfaces"]["authorized_keys"]
+        item = [i for i in keys["changed"] + keys["added"] if i["path"] == "/root/.ssh/authorized_keys"][0]
+        assert "ssh-ed25519 AAAAplanted qn-bundle" in item.get("lines_added", item.get("lines_now", []))
+        assert json.loads(_member(host, bundle, "baseline/snapshot.json"))["files"]
+        session = json.loads(_member(host, bundle, "summary/own_session.json"))
+        assert session["collector_pid"] and session["chain"][0]["comm"].startswith("python")
+    finally:
+        host.check_output("rm -rf /var/tmp/qn-verify")
+
+
 # ---- sysstat journal noise ---------------------------------------------------------------------------
 
 def test_sysstat_collect_logs_no_per_sample_lines(host):

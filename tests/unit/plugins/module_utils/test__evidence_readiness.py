@@ -50,7 +50,8 @@ def test_acct_verdicts(obs, want):
 def test_verdicts_only_for_collected_groups():
     rows = ready.verdicts({"journal_run": True, "journal_head": 1796001287.2}, ["journal", "accounts"])
     assert rows == [{"recorder": "journal", "status": "volatile",
-                     "detail": "journal only in /run/log/journal: lost at every reboot; oldest entry 2026-11-30T01:14:47Z"}]
+                     "detail": "journal only in /run/log/journal: lost at every reboot; oldest entry 2026-11-30T01:14:47Z",
+                     "unanswerable": list(ready.QUESTIONS["journal"])}]
 
 
 @pytest.mark.parametrize("field, status", [

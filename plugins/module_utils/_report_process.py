@@ -1,0 +1,351 @@
+# -*- coding: utf-8 -*-
+# Copyright: quietnode maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Findings from the process history (atop/processes.jsonl) and the persistence baseline
+(baseline/diff.json, baseline/watch_events.jsonl), and the rows of the HTML's CPU-by-range table.
+
+The bundle members and their shapes are documented in roles/atop/README.md and
+roles/persistence_baseline/README.md; _report_rules calls RULE_FUNCTIONS from evaluate().
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import collections
+
+from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_records import iso
+from ansible_collections.quietnode.baseline.plugins.module_utils._report_bundle import Ref
+from ansible_collections.quietnode.baseline.plugins.module_utils import _report_rules as rules
+
+# Rows of atop/processes.jsonl kept in memory (a 48-hour window of an idle host holds about 30,000).
+MAX_ATOP = 150000
+AtopRow = collections.namedtuple('AtopRow', 'epoch interval pid ppid uid user name cmdline state cpu rss_kb read_kb '
+                                            'write_kb started ref')
+# The recorders themselves: labelled, never flagged.
+RECORDER_COMMANDS = ('atop', 'atopacctd', 'accton', 'sadc', 'sa1', 'sa2')
+# Paths below which a package manager, not a person, installs units and setuid programs.
+PACKAGE_PATHS = ('/usr/', '/lib/', '/bin/', '/sbin/')
+# Surfaces whose change is an intrusion's way back in, with the words a reader sees.
+KINDS = {
+    'authorized_keys': 'SSH authorized_keys', 'accounts': 'accounts (passwd, group, shadow)', 'sudoers': 'sudo rules',
+    'cron': 'cron jobs', 'at': 'at jobs', 'systemd': 'systemd units and timers', 'systemd_user': 'user systemd units',
+    'ld_preload': 'ld.so.preload and the loader configuration', 'rc_local': 'rc.local', 'profile': 'shell start-up files',
+    'shell_startup': 'shell start-up files', 'modules': 'kernel module configuration', 'pam': 'PAM configuration',
+    'sshd': 'sshd configuration', 'suid': 'setuid/setgid programs', 'persistence': 'persistence files',
+    'listening': 'listening sockets', 'modules_loaded': 'loaded kernel modules',
+}
+SUDO_GROUPS = ('sudo', 'wheel', 'admin')
+
+
+# -- reading ---------------------------------------------------------------------------------
+def store_atop(ev, name, line_no, row):
+    if len(ev.atop) >= MAX_ATOP:
+        ev.atop_dropped += 1
+        return
+    try:
+        started = rules.iso_epoch(row['started']) if row.get('started') else None
+        ev.atop.append(AtopRow(row['epoch'], row['interval_s'], row['pid'], row.get('ppid'), row['uid'],
+                               row.get('user') or str(row['uid']), row['name'], row.get('cmdline'), row['state'],
+                               round((row.get('cpu_user_s') or 0) + (row.get('cpu_system_s') or 0), 2),
+                               row.get('rss_kb'), row.get('disk_read_kb') or 0, row.get('disk_write_kb') or 0,
+                               started, (name, line_no)))
+    except (KeyError, TypeError, ValueError):
+        return
+
+
+def store_watch(ev, name, line_no, row):
+    if len(ev.watch_events) < 20000 and isinstance(row, dict) and 'epoch' in row:
+        row['ref'] = Ref(name, '%s %s %s' % (row.get('key'), row.get('syscall'), ' '.join(
+            p.get('name') or '' for p in row.get('paths', []))), line=line_no)
+        ev.watch_events.append(row)
+
+
+STORES = {'atop': store_atop, 'watch': store_watch}
+
+
+def _ref(row):
+    name, line_no = row.ref
+    text = '%s pid %s %s cpu=%.2fs' % (iso(row.epoch), row.pid, row.cmdline or row.name, row.cpu)
+    return Ref(name, text, line=line_no)
+
+
+def own_pids(ev):
+    session = ev.own_session if isinstance(ev.own_session, dict) else {}
+    return set(session.get('pids') or [])
+
+
+def label(ev, row, own):
+    """Why a process is not suspicious: the collection itself, a recorder or a known maintenance job."""
+    if row.pid in own or row.ppid in own:
+        return 'this collection'
+    if row.uid == 0 and row.epoch >= ev.started - 120 and rules.COLLECTOR_COMMANDS.match(row.name):
+        return 'this collection'
+    if row.name in RECORDER_COMMANDS:
+        return 'recorder'
+    return rules.benign_label(row.name)
+
+
+def command_of(row):
+    return (row.cmdline or row.name)[:120]
+
+
+# -- top CPU from atop -----------------------------------------------------------------------
+def r_cpu_atop(ev, ctx):
+    """The heaviest programs of the window by user and command, with their running time."""
+    if not ev.atop:
+        return []
+    own = own_pids(ev)
+    groups = {}
+    for row in ev.atop:
+        key = (row.uid, row.name, command_of(row))
+        g = groups.setdefault(key, {'cpu': 0.0, 'pids': set(), 'first': row.started or row.epoch - row.interval, 'last': row.epoch,
+                                    'user': row.user, 'ref': None, 'max': -1, 'labels': set(), 'exited': 0})
+        g['cpu'] += row.cpu
+        g['pids'].add(row.pid)
+        g['first'] = min(g['first'], row.started or row.epoch - row.interval)
+        g['last'] = max(g['last'], row.epoch)
+        g['exited'] += row.state == 'E'
+        lab = label(ev, row, own)
+        if lab:
+            g['labels'].add(lab)
+        if row.cpu > g['max']:
+            g['max'], g['ref'] = row.cpu, _ref(row)
+    ranked = sorted(groups.items(), key=lambda kv: -kv[1]['cpu'])
+    out, top = [], []
+    for (uid, name, command), g in ranked[:10]:
+        if g['cpu'] < 0.5:
+            break
+        top.append({'user': g['user'], 'uid': uid, 'command': name, 'command_line': command, 'cpu_s': round(g['cpu'], 1),
+                    'runs': len(g['pids']), 'running_s': round(g['last'] - g['first']), 'first': iso(g['first']),
+                    'last': iso(g['last']), 'still_running': not g['exited'],
+                    'label': ', '.join(sorted(g['labels'])) or None, 'source': 'atop'})
+    if top:
+        out.append(rules._finding('cpu-top', 'high', min(g['first'] for _k, g in ranked[:10]),
+                                  max(g['last'] for _k, g in ranked[:10]), [g['ref'] for _k, g in ranked[:5] if g['ref']],
+                                  facts={'top': top, 'source': 'atop/processes.jsonl'},
+                                  top='; '.join('%s as %s: %s CPU s over %s s%s' % (
+                                      t['command_line'][:60], t['user'], t['cpu_s'], t['running_s'],
+                                      (' [%s]' % t['label']) if t['label'] else '') for t in top[:5])))
+    for (uid, name, command), g in ranked[:20]:
+        if g['labels']:
+            continue
+        if rules.DISGUISE.match(name) and g['cpu'] >= 1:
+            out.append(rules._finding('exec-disguised', 'high', g['first'], g['last'], [g['ref']],
+                                      facts={'command': name, 'command_line': command, 'user': g['user'],
+                                             'cpu_s': round(g['cpu'], 1), 'running_s': round(g['last'] - g['first']),
+                                             'source': 'atop'},
+                                      comm=name, user=g['user'], cpu=round(g['cpu'], 1), running=round(g['last'] - g['first']),
+                                      source='atop (%s)' % command))
+        elif 0 < uid < 1000 and g['cpu'] >= 30:
+            out.append(rules._finding('cpu-service-account', 'high', g['first'], g['last'], [g['ref']],
+                                      facts={'command': name, 'command_line': command, 'user': g['user'], 'uid': uid,
+                                             'cpu_s': round(g['cpu'], 1), 'source': 'atop'},
+                                      comm=command, user=g['user'], uid=uid, cpu=round(g['cpu'], 1)))
+    return out
+
+
+# -- programs from temporary directories ---------------------------------------------------------
+def temp_program(row):
+    """The program path of an atop row when it lies in a temporary directory or in memory."""
+    argv0 = (row.cmdline or '').split(' ', 1)[0]
+    if argv0.startswith(rules.TEMP_DIRS) or argv0.startswith('/memfd:'):
+        return argv0
+    return None
+
+
+def r_exec_atop(ev, ctx):
+    seen = collections.OrderedDict()
+    own = own_pids(ev)
+    for row in ev.atop:
+        program = temp_program(row)
+        if not program or row.pid in own:
+            continue
+        g = seen.setdefault((program, row.user), {'pids': set(), 'cpu': 0.0, 'first': row.started or row.epoch - row.interval,
+                                                  'last': row.epoch, 'refs': [], 'cmdline': row.cmdline, 'uid': row.uid})
+        g['pids'].add(row.pid)
+        g['cpu'] += row.cpu
+        g['last'] = max(g['last'], row.epoch)
+        if len(g['refs']) < 3:
+            g['refs'].append(_ref(row))
+    if not seen:
+        return []
+    items, refs = [], []
+    # A program started in the window from a temporary directory and still there is in the list of files changed
+    # in the window; missing from it, its file was deleted since.
+    on_disk = set(r.get('path') for r in ev.changed) if 'changed_files' in ev.present else None
+    for (program, user), g in seen.items():
+        items.append({'program': program, 'user': user, 'uid': g['uid'], 'command_line': g['cmdline'],
+                      'pids': sorted(g['pids']), 'cpu_s': round(g['cpu'], 1), 'first': iso(g['first']),
+                      'last': iso(g['last']), 'running_s': round(g['last'] - g['first']),
+                      'file_deleted': None if on_disk is None else program not in on_disk})
+        refs.extend(g['refs'])
+    what = '; '.join('atop saw %s run %s (pid %s) from %s to %s, using %s CPU s%s' % (
+        i['user'], i['command_line'][:80], ', '.join(str(p) for p in i['pids'][:3]), rules.when_iso(i['first']),
+        rules.when_iso(i['last']), i['cpu_s'], '; its file is gone' if i['file_deleted'] else '') for i in items[:4])
+    return [rules._finding('exec-temp', 'high', min(iso_e(i['first']) for i in items), max(iso_e(i['last']) for i in items),
+                           refs, facts={'items': items, 'users': sorted(set(i['user'] for i in items)), 'source': 'atop'},
+                           what=what, pids=' '.join(str(p) for i in items for p in i['pids'][:3]))]
+
+
+def iso_e(text):
+    return rules.iso_epoch(text)
+
+
+# -- persistence against the baseline ---------------------------------------------------------
+def _owner_event(ev, ctx, windows, event):
+    """A watch event of the owner: its login session is the collection's, or it happened in an owner's session."""
+    session = ev.own_session if isinstance(ev.own_session, dict) else {}
+    if session.get('audit_session') is not None and event.get('ses') == session.get('audit_session'):
+        return True
+    return any(start <= event['epoch'] <= end for start, end in windows)
+
+
+def _item_words(surface, action, item):
+    text = '%s %s' % (item['path'], action)
+    if item.get('fields'):
+        text += ' (%s)' % ', '.join(item['fields'])
+    added, removed = item.get('lines_added') or [], item.get('lines_removed') or []
+    if surface == 'authorized_keys':
+        added = [line.split()[-1] for line in added if line.split()]
+        removed = [line.split()[-1] for line in removed if line.split()]
+    if added:
+        text += ', lines added: %s' % '; '.join(x[:100] for x in added[:3])
+    if removed:
+        text += ', lines removed: %s' % '; '.join(x[:100] for x in removed[:3])
+    return text
+
+
+def r_baseline(ev, ctx):
+    diff = ev.baseline_diff if isinstance(ev.baseline_diff, dict) else None
+    if diff is None and not ev.watch_events:
+        return []
+    own = rules.own_session(ev, ctx)
+    windows = rules.owner_windows(ev, ctx, own)
+    packages = bool(ev.events.get('package'))
+    out = []
+    by_kind = collections.defaultdict(list)
+    routine = collections.defaultdict(list)
+    paths_in_diff = set()
+    for surface, changes in sorted(((diff or {}).get('surfaces') or {}).items()):
+        if surface in ('listening', 'modules', 'accounts'):
+            continue
+        for action in ('added', 'removed', 'changed'):
+            for item in changes.get(action, []):
+                paths_in_diff.add(item['path'])
+                ref = Ref(ev.members['baseline_diff'][0] if ev.members['baseline_diff'] else 'baseline/diff.json',
+                          item['path'], key='surfaces.%s.%s' % (surface, action))
+                mtime = item.get('mtime_now') or item.get('mtime_then')
+                epoch = rules.iso_epoch(mtime) if mtime else None
+                entry = (epoch, _item_words(surface, action, item), ref, item)
+                if item['path'].startswith(PACKAGE_PATHS) and (packages or surface == 'suid' and action == 'changed'):
+                    routine[surface].append(entry)
+                elif epoch is not None and any(start <= epoch <= end for start, end in windows):
+                    routine[surface].append(entry)
+                else:
+                    by_kind[surface].append(entry)
+    for surface, entries in sorted(by_kind.items()):
+        times = [e[0] for e in entries if e[0]]
+        out.append(rules._finding('persistence', 'high', min(times) if times else None, max(times) if times else None,
+                                  [e[2] for e in entries[:10]],
+                                  facts={'kind': surface, 'source': 'baseline/diff.json',
+                                         'snapshot': (diff or {}).get('snapshot'),
+                                         'items': [dict(e[3], what=e[1]) for e in entries[:50]]},
+                                  kind=KINDS.get(surface, surface), what='; '.join(e[1] for e in entries[:5])))
+    for surface, entries in sorted(routine.items()):
+        times = [e[0] for e in entries if e[0]]
+        out.append(rules._finding('persistence-owner', 'high', min(times) if times else None, max(times) if times else None,
+                                  [e[2] for e in entries[:10]], labels=['owner'],
+                                  facts={'kind': surface, 'source': 'baseline/diff.json',
+                                         'why': 'package manager run or a session of yours',
+                                         'paths': [e[3]['path'] for e in entries]},
+                                  kind=KINDS.get(surface, surface), what=', '.join(e[3]['path'] for e in entries[:8])))
+    out.extend(_accounts(ev, diff))
+    out.extend(_undone(ev, ctx, windows, paths_in_diff))
+    return out
+
+
+def _accounts(ev, diff):
+    """New accounts, uid changes to 0 and new members of the sudo groups since the snapshot."""
+    accounts = (diff or {}).get('accounts') or {}
+    passwd, group = accounts.get('passwd') or {}, accounts.get('group') or {}
+    ref = Ref(ev.members['baseline_diff'][0] if ev.members['baseline_diff'] else 'baseline/diff.json', '', key='accounts')
+    items = []
+    for row in passwd.get('added', []):
+        items.append(('account %s added (uid %s, shell %s)' % (row.get('name'), row.get('uid'), row.get('shell')),
+                      row.get('uid') == 0))
+    for row in passwd.get('changed', []):
+        then, now = row.get('then') or {}, row.get('now') or {}
+        if then.get('uid') != now.get('uid') or then.get('shell') != now.get('shell'):
+            items.append(('account %s changed (uid %s -> %s, shell %s -> %s)' % (
+                row.get('name'), then.get('uid'), now.get('uid'), then.get('shell'), now.get('shell')), now.get('uid') == 0))
+    for row in group.get('changed', []) + group.get('added', []):
+        then, now = row.get('then') or {'members': []}, row.get('now') or row
+        if now.get('name') in SUDO_GROUPS:
+            new = sorted(set(now.get('members', [])) - set(then.get('members', [])))
+            if new:
+                items.append(('%s added to the %s group (can use sudo)' % (', '.join(new), now['name']), False))
+    if not items:
+        return []
+    # when: the modification times of the account files that changed since the snapshot
+    files = ((diff or {}).get('surfaces') or {}).get('accounts') or {}
+    times = [rules.iso_epoch(i['mtime_now']) for i in files.get('changed', []) + files.get('added', []) if i.get('mtime_now')]
+    return [rules._finding('persistence', 'high', min(times) if times else None, max(times) if times else None, [ref],
+                           severity='critical' if any(root for _t, root in items) else None,
+                           facts={'kind': 'accounts', 'source': 'baseline/diff.json', 'items': [t for t, _r in items]},
+                           kind=KINDS['accounts'], what='; '.join(t for t, _r in items[:6]))]
+
+
+def _undone(ev, ctx, windows, paths_in_diff):
+    """Files the watches saw created, written or deleted that the diff no longer shows (undone since)."""
+    by_path = collections.OrderedDict()
+    for event in ev.watch_events:
+        if not event.get('success', True):
+            continue
+        for item in event.get('paths') or []:
+            name = item.get('name') or ''
+            if not name or name in paths_in_diff or name.endswith('/'):
+                continue
+            by_path.setdefault(name, []).append((event, item.get('action')))
+    mine, other = [], []
+    for path, events in by_path.items():
+        owner = all(_owner_event(ev, ctx, windows, e) for e, _a in events)
+        tool = all(rules.benign_label(e.get('comm') or '') == 'package manager' for e, _a in events)
+        (mine if owner or tool else other).append((path, events))
+    out = []
+    for rule, group in (('persistence-undone', other), ('persistence-owner', mine)):
+        if not group:
+            continue
+        words, refs, times, facts = [], [], [], []
+        for path, events in group[:20]:
+            steps = ', '.join('%s %s by %s (uid %s, login uid %s)' % (
+                action or e.get('syscall'), rules.when(e['epoch']), e.get('comm'), e.get('uid'), e.get('auid'))
+                for e, action in events[:4])
+            words.append('%s: %s' % (path, steps))
+            refs.extend(e['ref'] for e, _a in events[:2])
+            times.extend(e['epoch'] for e, _a in events)
+            facts.append({'path': path, 'events': [{'time': e.get('time'), 'action': a, 'syscall': e.get('syscall'),
+                                                    'comm': e.get('comm'), 'exe': e.get('exe'), 'uid': e.get('uid'),
+                                                    'auid': e.get('auid')} for e, a in events[:10]]})
+        if rule == 'persistence-undone':
+            out.append(rules._finding(rule, 'high', min(times), max(times), refs,
+                                      facts={'items': facts, 'source': 'baseline/watch_events.jsonl'}, what='; '.join(words[:5])))
+        else:
+            out.append(rules._finding(rule, 'high', min(times), max(times), refs, labels=['owner'],
+                                      facts={'kind': 'watched files', 'paths': [f['path'] for f in facts],
+                                             'source': 'baseline/watch_events.jsonl'},
+                                      kind='watched persistence files', what=', '.join(f['path'] for f in facts[:8])))
+    return out
+
+
+RULE_FUNCTIONS = (r_cpu_atop, r_exec_atop, r_baseline)
+
+
+# -- the HTML's CPU-by-range table -------------------------------------------------------------
+def process_rows(ev, limit):
+    """[start, end, cpu_s, user, command, label] per atop interval, heaviest first; (rows, dropped)."""
+    own = own_pids(ev)
+    rows = sorted((r for r in ev.atop if r.cpu > 0), key=lambda r: -r.cpu)
+    out = [[int(r.epoch - r.interval), int(r.epoch), r.cpu, r.user, command_of(r)[:80], label(ev, r, own) or '']
+           for r in rows[:limit]]
+    return out, max(0, len(rows) - limit)
