@@ -64,9 +64,12 @@ ARTIFACTS = (
     # EL: /etc/rsyslog.conf of the rsyslog package, "cron.* /var/log/cron"
     {'group': 'syslog', 'file': '/var/log/cron*', 'platform': 'RedHat', 'window': True},
     {'group': 'journal', 'step': 'journal'},
+    # saDD, or saYYYYMMDD when HISTORY is above 28 days (sa1 -D), as the sysstat role sets for 35 days.
     {'group': 'sysstat', 'file': '/var/log/sysstat/sa[0-9][0-9]', 'platform': 'Debian', 'window': True, 'decoder': 'sa'},
+    {'group': 'sysstat', 'file': '/var/log/sysstat/sa' + '[0-9]' * 8, 'platform': 'Debian', 'window': True, 'decoder': 'sa'},
     # EL: sysstat.spec of the sysstat package, "%dir %{_localstatedir}/log/sa" (sa_path of sos report's sar plugin)
     {'group': 'sysstat', 'file': '/var/log/sa/sa[0-9][0-9]', 'platform': 'RedHat', 'window': True, 'decoder': 'sa'},
+    {'group': 'sysstat', 'file': '/var/log/sa/sa' + '[0-9]' * 8, 'platform': 'RedHat', 'window': True, 'decoder': 'sa'},
     {'group': 'sysstat', 'step': 'sysstat'},
     {'group': 'acct', 'file': '/var/log/account/pacct*', 'platform': 'Debian', 'window': True, 'decoder': 'acct'},
     # EL: psacct.spec of the psacct package, "%{_localstatedir}/account/pacct" (also sos report's psacct plugin)

@@ -63,7 +63,9 @@ EXPECTED = {
                  "files/var/log/account/pacct", "files/var/log/audit/audit.log", "files/var/log/wtmp",
                  "files/var/log/btmp", "files/var/log/lastlog", "files/var/log/apt/history.log",
                  "files/var/log/dpkg.log", "logins/wtmp.jsonl", "logins/btmp.jsonl", "logins/lastlog.jsonl",
-                 "files/var/log/atop/atop_20261130", "atop/summary.json"],
+                 "files/var/log/atop/atop_20261130", "atop/summary.json",
+                 # saYYYYMMDD: sysstat's name when HISTORY is above 28 days (captured in the incident VM)
+                 "files/var/log/sysstat/sa20261130"],
     "debian13": ["files/var/log/auth.log", "files/var/log/sysstat/sa30", "files/var/log/account/pacct",
                  "files/var/log/wtmp.db", "files/var/lib/lastlog/lastlog2.db", "logins/wtmpdb_wtmp.jsonl",
                  "logins/lastlog2.jsonl", "files/etc/cron.d/quietnode-planted", "files/etc/ssh/sshd_config",
@@ -109,8 +111,8 @@ UNCOVERED = {"/etc/anacrontab", "/etc/sudoers", "/etc/rc.local", "/etc/ld.so.pre
              "/var/spool/anacron", "/etc/systemd/system", "/run/systemd/transient", "/etc/ssh/authorized_keys",
              "/etc/cron.hourly", "/etc/cron.weekly", "/etc/cron.monthly", "/var/log/kern.log*", "/var/log/daemon.log*",
              "/var/log/user.log*", "/var/log/dnf.librepo.log*", "/var/log/yum.log*", "/var/lib/yum/history",
-             "/var/log/fail2ban.log*", "/var/lib/fail2ban/fail2ban.sqlite3", "/var/log/wtmp[.-][0-9]*"
-}
+             "/var/log/fail2ban.log*", "/var/lib/fail2ban/fail2ban.sqlite3", "/var/log/wtmp[.-][0-9]*",
+             "/var/log/sa/sa[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]"}
 
 
 def test_commands_are_looked_up_below_the_root(bundles):
