@@ -115,12 +115,15 @@ def test_the_port_scan_is_in_the_denied_packets(collected, night):
 
 
 def test_brute_force_attempts_are_counted_per_connection(collected, night):
+    """One attempt per SSH connection: at least every login sshd refused, at most every connection
+    made (a login the ban cut off mid-handshake may or may not have reached sshd)."""
     reached = [a for a in night["brute"]["attempts"] if "Permission denied" in a["err"]]
     assert reached, night["brute"]
     auth = json.loads(member(collected, "summary/auth_events.json"))
     by_ip = {row["key"]: row["count"] for row in auth["failures_by_ip"]}
     assert night["attacker"] in by_ip, auth["failures_by_ip"]
-    assert auth["failed_attempts"] == len(reached), (auth["failed_attempts"], len(reached))
+    made = [a for a in night["brute"]["attempts"] if "Connection timed out" not in a["err"]]
+    assert len(reached) <= auth["failed_attempts"] <= len(made), (auth["failed_attempts"], night["brute"])
 
 
 def test_the_attacker_was_banned_by_fail2ban_on_record(collected, night):
@@ -213,7 +216,7 @@ def test_the_deleted_timer_ran_and_its_unit_file_is_on_record(collected, night):
 
 def test_the_package_run_is_in_dpkg_log(collected):
     log = "".join(text(collected, n) for n in collected["members"] if n.startswith("files/var/log/dpkg.log"))
-    assert re.search(r" status installed less:", log), log[-1000:]
+    assert re.search(r" status installed tree:", log), log[-1000:]
 
 
 def test_the_owner_login_is_recorded(collected, night):
