@@ -378,8 +378,8 @@ class Enforcer(object):
         elif not count_changes:
             result["added"] = result["removed"] = None
         elif load or persist:
-            result["added"], result["removed"] = diff_counts(self._old_lines(), [line for item in layout(lists)
-                                                                                  for line in item.lines])
+            new_lines = [line for item in layout(lists) for line in item.lines]
+            result["added"], result["removed"] = diff_counts(self._old_lines(), new_lines)
         else:
             result["added"] = result["removed"] = 0
         return result

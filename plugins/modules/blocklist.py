@@ -14,7 +14,7 @@ short_description: Drop traffic from large address lists in a dedicated nftables
 version_added: 0.1.0
 description:
   - Parses, validates, de-duplicates and collapses address lists per source and family, subtracts an allowlist,
-    and loads each source into its own sets in a dedicated nftables table (C(table inet quietnode_blocklist)):
+    and loads each source into its own sets in a dedicated nftables table (C(table inet quietnode_blocklist));
     single addresses in a hash set, networks and ranges in an interval set, both dropped by rules in a
     prerouting chain at priority raw (before connection tracking) that count into one named counter per
     source and family (C(nft list counters table inet quietnode_blocklist)), so drops are told apart per list
