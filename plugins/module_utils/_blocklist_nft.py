@@ -39,9 +39,9 @@ _COUNTER_RE = re.compile(r'\n\tcounter (s_[0-9a-f]+_v(4|6)) \{\s*comment "([^"]*
 STATE_CHAIN = "state"
 # A change of at most this share of the elements is applied element by element; more replaces the table.
 PARTIAL_MAX_SHARE = 0.2
-# nft 1.0.x scans a copy of every interval set per deleted interval (about 0.15 s at 60k); beyond this many
-# deletes, flushing the set and declaring it again is cheaper.
-INTERVAL_DELETES = 3
+# nft (1.0.6 and 1.1.3 alike) scans a copy of every interval set per deleted interval (about 0.15 s at 60k
+# intervals); above this many deletes the set is flushed and declared again, which the bench found cheaper from one.
+INTERVAL_DELETES = 0
 _FAMILY = {V4: ("ip", "ipv4_addr"), V6: ("ip6", "ipv6_addr")}
 # Elements per set in the `nft -c` probe: enough to exercise element syntax, cheap on any list size.
 SAMPLE = 256

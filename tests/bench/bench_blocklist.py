@@ -95,7 +95,8 @@ def worker(kind, path, out):
         lines = handle.read().splitlines()
     start = time.perf_counter()
     if kind == "ours":
-        lists = bl.normalise([(path, lines)])
+        # Named like a `src` list, which keeps its name when its content changes (the name picks its sets).
+        lists = bl.normalise([("offenders.list", lines)])
         seconds = time.perf_counter() - start
         with open(out, "w") as handle:
             handle.write(lists.render())
@@ -292,8 +293,8 @@ def main():
             for name, seconds, state_ in (("refresh (timer): first copy of the feed", refresh_first, refreshed),
                                           ("refresh (timer): feed with 1% changed", refresh_one, refreshed_1pct),
                                           ("refresh (timer): unchanged feed", refresh_same, refreshed_same)):
-                rows.append((name, seconds, state_["rss_mb"], "outcome=%s applied=%s, normalised on the host, nft child peak %.0f MB" % (
-                    state_["outcome"], state_["applied"], state_["nft_rss_mb"])))
+                rows.append((name, seconds, state_["rss_mb"], "outcome=%s applied=%s method=%s, normalised on the host, nft child peak %.0f MB" % (
+                    state_["outcome"], state_["applied"], state_.get("method"), state_["nft_rss_mb"])))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
