@@ -22,12 +22,15 @@ from ansible_collections.quietnode.baseline.plugins.module_utils._blocklist_form
 from ansible_collections.quietnode.baseline.plugins.module_utils._blocklist_options import DEFAULTS, role_var
 
 # Bumped when the output format or the semantics change, so caches keyed on it expire.
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"
 
 V4 = 4
 V6 = 6
 BITS = {V4: 32, V6: 128}
 _AF = {V4: socket.AF_INET, V6: socket.AF_INET6}
+# Starts each source's section in a rendered list, so per-source sets survive the trip from controller to host.
+SECTION = "# source: "
+HEADER = "# quietnode blocklist, normalised (format %s)" % FORMAT_VERSION
 _MAPPED_BASE = 0xFFFF << 32
 _MAPPED_MASK = ((1 << 128) - 1) ^ ((1 << 32) - 1)
 # Width limits for sources that are wide by nature (whole countries): only /0 is refused.
@@ -277,11 +280,24 @@ def count_networks(family, ranges):
 
 
 class Lists(object):
-    """Normalised per-family ranges, merged and with the allowlist removed."""
+    """Normalised per-family ranges, merged and with the allowlist removed.
+
+    Built from ranges, or from the text lines of a list this code rendered (ranges are then parsed only
+    when asked for: loading and diffing need the text alone).
+    """
 
     def __init__(self, v4=None, v6=None, lines=None):
-        self.ranges = {V4: v4 or [], V6: v6 or []}
+        self._ranges = None if v4 is None and v6 is None and lines else {V4: v4 or [], V6: v6 or []}
         self._lines = dict(lines or {})
+
+    @property
+    def ranges(self):
+        if self._ranges is None:
+            parsed = _parse_rendered(self._lines[V4] + self._lines[V6], "-")
+            if parsed is None:
+                raise BlocklistError([("normalised list", 0, "not in the form this module renders", "")])
+            self._ranges = dict((fam, parsed[0][1][fam][0] if parsed else []) for fam in (V4, V6))
+        return self._ranges
 
     def lines(self, family):
         """Text entries of one family, rendered once."""
@@ -297,30 +313,115 @@ class Lists(object):
         return "\n".join(out) + "\n"
 
     def digest(self, salt=""):
-        """SHA-256 of the ranges themselves: no text rendering, so a no-change run stays cheap."""
-        text = "format=%s %s v4=%r v6=%r" % (FORMAT_VERSION, salt, self.ranges[V4], self.ranges[V6])
-        return hashlib.sha256(text.encode("ascii")).hexdigest()
+        """SHA-256 of the canonical text of the entries (what nft is given)."""
+        hasher = hashlib.sha256(("format=%s %s\n" % (FORMAT_VERSION, salt)).encode("ascii"))
+        for family in (V4, V6):
+            hasher.update(("v%d\n%s\n" % (family, "\n".join(self.lines(family)))).encode("ascii"))
+        return hasher.hexdigest()
 
     def counts(self):
-        return {"v4": len(self.ranges[V4]), "v6": len(self.ranges[V6])}
+        return {"v4": len(self.lines(V4)), "v6": len(self.lines(V6))}
 
     def is_empty(self):
-        return not (self.ranges[V4] or self.ranges[V6])
+        return not (self.lines(V4) or self.lines(V6))
 
 
-def _parse_rendered(lines):
-    """Fast path for text this module rendered (sorted, disjoint, canonical): ranges and their text per family.
+def _split_rendered(lines):
+    """Sections of a list rendered in this format, as text only: [(name, {family: lines})], or None.
 
-    Returns None at the first line that is not in that form, so the caller can fall back to the full parser.
+    Used when no allowlist is subtracted: the text is loaded as it is, so nothing needs parsing.
+    """
+    lines = [line for line in lines if line]
+    if not lines or lines[0] != HEADER or len(lines) < 2 or not lines[1].startswith(SECTION):
+        return None
+    starts = [index for index, line in enumerate(lines) if line[0] == "#"] + [len(lines)]
+    groups = []
+    for at, end in zip(starts, starts[1:]):
+        if lines[at].startswith(SECTION):
+            chunk = lines[at + 1:end]
+            groups.append((lines[at][len(SECTION):], {V4: [line for line in chunk if ":" not in line],
+                                                      V6: [line for line in chunk if ":" in line]}))
+    return groups
+
+
+class Grouped(object):
+    """Normalised lists per source, in first-seen order: one kernel set and counter per source and family.
+
+    ranges, lines() and counts() describe what is enforced: the union for ranges and lines, the
+    elements loaded (summed over sources) for counts.
+    """
+
+    def __init__(self, groups):
+        self.groups = [(name, lists) for name, lists in groups if not lists.is_empty()]
+        self._union = None
+
+    @property
+    def ranges(self):
+        if self._union is None:
+            if len(self.groups) == 1:
+                self._union = self.groups[0][1].ranges
+            else:
+                self._union = dict((fam, merge_keys([s << BITS[fam] | e for _n, lists in self.groups for s, e in lists.ranges[fam]],
+                                                    BITS[fam])) for fam in (V4, V6))
+        return self._union
+
+    def lines(self, family):
+        if len(self.groups) == 1:
+            return self.groups[0][1].lines(family)
+        return [format_range(family, s, e) for s, e in self.ranges[family]]
+
+    def render(self):
+        """Text form: a section per source, IPv4 first in each; parses back to the same groups."""
+        out = [HEADER]
+        for name, lists in self.groups:
+            out.append(SECTION + section_name(name))
+            out.extend(lists.lines(V4))
+            out.extend(lists.lines(V6))
+        return "\n".join(out) + "\n"
+
+    def digest(self, salt=""):
+        hasher = hashlib.sha256(("format=%s %s" % (FORMAT_VERSION, salt)).encode("ascii"))
+        for name, lists in self.groups:
+            hasher.update(("\0%s\0%s" % (section_name(name), lists.digest())).encode("utf-8"))
+        return hasher.hexdigest()
+
+    def counts(self):
+        return {"v4": sum(len(lists.lines(V4)) for _n, lists in self.groups),
+                "v6": sum(len(lists.lines(V6)) for _n, lists in self.groups)}
+
+    def is_empty(self):
+        return not self.groups
+
+
+def section_name(name):
+    """A source name as one printable line (it is written in section headers and nft comments)."""
+    return "".join(ch if ch.isprintable() and ch not in '"\\' else "_" for ch in name).strip() or "unnamed"
+
+
+def _parse_rendered(lines, default_name="-"):
+    """Fast path for text this module rendered (sections of sorted, disjoint, canonical entries).
+
+    Returns [(name, {family: (ranges, texts)})], or None at the first line not in that form, so the
+    caller can fall back to the full parser. Lines before any section belong to default_name.
     """
     pton = socket.inet_pton
     from_bytes = int.from_bytes
-    out = {V4: ([], []), V6: ([], [])}
-    last = {V4: -2, V6: -2}
+    groups = []
+    out = last = None
     try:
         for line in lines:
-            if not line or line[0] == "#":
+            if not line:
                 continue
+            if line[0] == "#":
+                if line.startswith(SECTION):
+                    out = {V4: ([], []), V6: ([], [])}
+                    last = {V4: -2, V6: -2}
+                    groups.append((line[len(SECTION):], out))
+                continue
+            if out is None:
+                out = {V4: ([], []), V6: ([], [])}
+                last = {V4: -2, V6: -2}
+                groups.append((default_name, out))
             family = V6 if ":" in line else V4
             af = _AF[family]
             if "/" in line:
@@ -344,7 +445,7 @@ def _parse_rendered(lines):
             texts.append(line)
     except (OSError, ValueError):
         return None
-    return out
+    return groups
 
 
 def _reuse_text(family, before, texts, after):
@@ -361,45 +462,80 @@ def _reuse_text(family, before, texts, after):
 
 def normalise(sources, allowlist=(), min_prefix_v4=DEFAULTS["min_prefix_v4"], min_prefix_v6=DEFAULTS["min_prefix_v6"],
               allow_wide=DEFAULTS["allow_wide"], reject_host_bits=DEFAULTS["reject_host_bits"], trusted=(), formats=None):
-    """Parse, validate, merge and subtract.
+    """Parse, validate, merge and subtract, per source.
 
     sources: iterable of (name, lines) or (name, lines, format) or (name, lines, format, wide) with
     untrusted input; format defaults to "auto"; a wide source (a whole country) is only refused /0,
     the others entries wider than the min_prefix limits, unless allow_wide;
-    trusted: iterable of (name, lines) this code produced before (width not re-checked);
+    trusted: iterable of (name, lines) this code produced before (width not re-checked; its sections
+    keep their source names);
     allowlist: iterable of entry strings that must never be covered;
     formats: an optional dict that receives the format used per source name.
-    Raises BlocklistError naming every bad line (up to MAX_ERRORS); returns Lists.
+    Sources with the same name share one group. Raises BlocklistError naming every bad line (up to
+    MAX_ERRORS); returns Grouped.
     """
     limits = {V4: min_prefix_v4, V6: min_prefix_v6}
     allow = {V4: [], V6: []}
     problems = []
     parse_lines(allowlist, "allowlist", allow, False, None, True, problems)
-    sources = list(sources)
-    trusted = list(trusted)
-    rendered = _parse_rendered(trusted[0][1]) if not sources and len(trusted) == 1 and not problems else None
-    if rendered is not None:
-        # A single list normalised on the controller: already merged, so only the allowlist is subtracted.
-        ranges = {}
-        lines = {}
-        for fam in (V4, V6):
-            before, texts = rendered[fam]
-            ranges[fam] = subtract(before, merge_keys(allow[fam], BITS[fam]))
-            lines[fam] = texts if ranges[fam] is before else _reuse_text(fam, before, texts, ranges[fam])
-        return Lists(ranges[V4], ranges[V6], lines)
-    raw = {V4: [], V6: []}
+    holes = None
+    raw = {}
+    done = {}
+    order = []
+
+    def group(name):
+        name = section_name(name)
+        if name not in raw and name not in done:
+            order.append(name)
+        return raw.setdefault(name, {V4: [], V6: []})
+    no_holes = not (allow[V4] or allow[V6])
+    for name, lines in trusted:
+        if no_holes and not problems:
+            split = _split_rendered(lines)
+            if split is not None and not any(section_name(section) in done or section_name(section) in raw
+                                             for section, _lines in split):
+                for section, texts in split:
+                    order.append(section_name(section))
+                    done[section_name(section)] = Lists(lines=texts)
+                continue
+        rendered = _parse_rendered(lines, name) if not problems else None
+        if rendered is None:
+            parse_lines(lines, name, group(name), False, None, True, problems)
+            continue
+        # Already merged per section, so only the allowlist is subtracted (and text is reused).
+        holes = holes or dict((fam, merge_keys(list(allow[fam]), BITS[fam])) for fam in (V4, V6))
+        for section, per_family in rendered:
+            section = section_name(section)
+            if section in done or section in raw:
+                target = group(section)
+                for fam in (V4, V6):
+                    target[fam].extend(s << BITS[fam] | e for s, e in per_family[fam][0])
+                continue
+            ranges = {}
+            texts = {}
+            for fam in (V4, V6):
+                before, text = per_family[fam]
+                ranges[fam] = subtract(before, holes[fam])
+                texts[fam] = text if ranges[fam] is before else _reuse_text(fam, before, text, ranges[fam])
+            order.append(section)
+            done[section] = Lists(ranges[V4], ranges[V6], texts)
     for item in sources:
         name, lines = item[0], item[1]
         fmt = item[2] if len(item) > 2 and item[2] else "auto"
         item_limits = _WIDE_LIMITS if len(item) > 3 and item[3] else limits
-        used = parse_lines(lines, name, raw, reject_host_bits, item_limits, allow_wide, problems, fmt)
+        used = parse_lines(lines, name, group(name), reject_host_bits, item_limits, allow_wide, problems, fmt)
         if formats is not None:
             formats[name] = used
-    for name, lines in trusted:
-        parse_lines(lines, name, raw, False, None, True, problems)
     if problems:
         raise BlocklistError(problems[:MAX_ERRORS])
-    return Lists(*[subtract(merge_keys(raw[fam], BITS[fam]), merge_keys(allow[fam], BITS[fam])) for fam in (V4, V6)])
+    holes = holes or dict((fam, merge_keys(list(allow[fam]), BITS[fam])) for fam in (V4, V6))
+    for name, keys in raw.items():
+        if name in done:
+            # A section seen in a trusted list and again as a source: merge both into one group.
+            for fam in (V4, V6):
+                keys[fam].extend(s << BITS[fam] | e for s, e in done[name].ranges[fam])
+        done[name] = Lists(*[subtract(merge_keys(keys[fam], BITS[fam]), holes[fam]) for fam in (V4, V6)])
+    return Grouped([(name, done[name]) for name in order])
 
 
 def diff_counts(old_lines, new_lines):

@@ -207,7 +207,7 @@ def refresh(config, enforcer, fetcher=None, now=time.time):
         trusted = [(STATIC_NAME, read_bytes(static))] if os.path.exists(static) else []
         plan = converge(config, enforcer, named + feed_named(config["feeds"], data_by_url), trusted)
         state.update(outcome="kept-some" if kept else "ok", applied=bool(plan.get("load")), counts=plan["counts"],
-                     digest=plan["digest"])
+                     digest=plan["digest"], method=plan.get("method"))
     except (FeedError, BlocklistError, NftError, IOError, OSError) as exc:
         state.update(outcome="failed", applied=False, reason=str(exc).splitlines()[0])
     return state
@@ -215,7 +215,8 @@ def refresh(config, enforcer, fetcher=None, now=time.time):
 
 def journal_line(state):
     """One line per refresh: outcome, then counts (and why, when kept) per source."""
-    parts = ["quietnode-blocklist refresh: outcome=%s applied=%s" % (state["outcome"], "yes" if state.get("applied") else "no")]
+    parts = ["quietnode-blocklist refresh: outcome=%s applied=%s" % (
+        state["outcome"], ("yes (%s)" % state["method"] if state.get("method") else "yes") if state.get("applied") else "no")]
     if state.get("counts"):
         parts[0] += " total v4=%d v6=%d" % (state["counts"]["v4"], state["counts"]["v6"])
     if state.get("reason"):

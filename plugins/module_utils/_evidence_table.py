@@ -50,6 +50,9 @@ ARTIFACTS = (
     {'group': 'firewall', 'run': ['fail2ban-client', 'status'], 'as': 'firewall/fail2ban_status.txt', 'when': 'fail2ban_socket'},
     {'group': 'firewall', 'run': ['fail2ban-client', 'banned'], 'as': 'firewall/fail2ban_banned.txt', 'when': 'fail2ban_socket'},
     {'group': 'firewall', 'file': BLOCKLIST_REFRESH_STATE},
+    # Drops per blocklist source and family (named counters, comment = source); rc 1 when no blocklist table exists.
+    {'group': 'firewall', 'run': ['nft', '-j', 'list', 'counters', 'table', 'inet', 'quietnode_blocklist'],
+     'as': 'firewall/blocklist_counters.json', 'ok_rcs': (0, 1)},
 
     # logs that rotate: only files written in the window
     {'group': 'auth', 'file': '/var/log/auth.log*', 'platform': 'Debian', 'window': True, 'decoder': 'auth'},

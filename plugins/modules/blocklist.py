@@ -13,14 +13,19 @@ module: blocklist
 short_description: Drop traffic from large address lists in a dedicated nftables table
 version_added: 0.1.0
 description:
-  - Parses, validates, de-duplicates and collapses address lists per family, subtracts an allowlist,
-    and loads the result as interval sets in its own nftables table (C(table inet quietnode_blocklist)),
-    with a prerouting chain at priority raw (before connection tracking) that drops with counters.
-  - The whole table is replaced in one C(nft -f) transaction after an C(nft -c -f) check, so the host
-    is never half-loaded and a refused list changes nothing.
-  - Whether anything changed is decided from a digest kept in the table comment and in the persisted
-    script, read with C(nft -t list ruleset) which never reads set elements back. An input identical to the
-    last applied one (same bytes, allowlist and options) is recognised without parsing it.
+  - Parses, validates, de-duplicates and collapses address lists per source and family, subtracts an allowlist,
+    and loads each source into its own sets in a dedicated nftables table (C(table inet quietnode_blocklist));
+    single addresses in a hash set, networks and ranges in an interval set, both dropped by rules in a
+    prerouting chain at priority raw (before connection tracking) that count into one named counter per
+    source and family (C(nft list counters table inet quietnode_blocklist)), so drops are told apart per list
+    and country.
+  - A first load, a changed list of sources or a change of more than a fifth of the elements replaces the whole
+    table in one C(nft -f) transaction after an C(nft -c -f) check. A smaller change deletes and adds only the
+    changed elements, also in one transaction, and falls back to the full replace when nft refuses it; either
+    way the host is never half-loaded and a refused list changes nothing.
+  - Whether anything changed is decided from a digest kept in the rule of the table's C(state) chain and in the
+    persisted script, read with C(nft -t list ruleset) which never reads set elements back. An input identical to
+    the last applied one (same bytes, allowlist and options) is recognised without parsing it.
   - Sources given with O(sources[].src) or O(sources[].url), and O(countries), are read and normalised on the
     controller by the action plugin of the same name, once per distinct input per run, and shipped to the host.
   - An empty result (no entries, or everything allowlisted) removes the table.
@@ -197,14 +202,16 @@ digest:
   type: str
   sample: 5f2b4c0a3e...
 counts:
-  description: Entries (intervals) per family after collapsing and subtracting the allowlist.
+  description:
+    - Elements loaded per family after collapsing and subtracting the allowlist, summed over the per-source sets
+      (an entry two sources list counts twice).
   returned: when state is present
   type: dict
   sample: {"v4": 166686, "v6": 19511}
 added:
   description:
     - Entries in the new list that are not in the persisted one; 0 when nothing changed.
-    - Counted in check mode only (null otherwise), since comparing large lists costs time on every apply.
+    - Counted in check mode and for a partial update (null otherwise), since comparing large lists costs time.
   returned: when state is present
   type: int
   sample: 120
@@ -214,10 +221,18 @@ removed:
   type: int
   sample: 3
 counters:
-  description: Packets and bytes dropped per family since the table was last loaded.
+  description:
+    - Packets and bytes dropped per family, and per source under C(sources) (keyed by the source's path, URL or
+      country), before this run's change. Counters start at 0 when the table is replaced whole and keep counting
+      across partial updates.
   returned: when state is present
   type: dict
-  sample: {"v4": {"packets": 12, "bytes": 720}}
+  sample: {"v4": {"packets": 12, "bytes": 720}, "sources": {"country AQ (IPv4, https://...)": {"v4": {"packets": 12, "bytes": 720}}}}
+method:
+  description: How the kernel table was (or would be) updated, V(partial) or V(replace); null when it was not.
+  returned: when state is present
+  type: str
+  sample: partial
 load:
   description: Whether the kernel table was (or in check mode would be) replaced.
   returned: always

@@ -34,11 +34,38 @@ def _banner(client, ip):
     return cmd.stdout if cmd.rc == 0 else ""
 
 
+def _counters(host):
+    """{counter comment: packets} of the per-source named counters."""
+    data = json.loads(host.check_output("nft -j list counters table inet %s" % TABLE))
+    return dict((item["counter"]["comment"], item["counter"]["packets"]) for item in data["nftables"] if "counter" in item)
+
+
 def _v4_drops(host):
-    out = host.check_output("nft -t list table inet %s" % TABLE)
-    match = re.search(r'counter packets (\d+) bytes \d+ drop comment "quietnode blocklist v4"', out)
-    assert match, out
-    return int(match.group(1))
+    return sum(packets for comment, packets in _counters(host).items() if comment.endswith("(IPv4)"))
+
+
+def _element(item):
+    if isinstance(item, dict) and "prefix" in item:
+        return "%s/%d" % (item["prefix"]["addr"], item["prefix"]["len"])
+    if isinstance(item, dict) and "range" in item:
+        return "%s-%s" % tuple(item["range"])
+    return item
+
+
+def _kernel_sets(host):
+    """{set name: sorted elements} as the kernel holds them."""
+    data = json.loads(host.check_output("nft -j list table inet %s" % TABLE))
+    return dict((item["set"]["name"], sorted(_element(e) for e in item["set"].get("elem", [])))
+                for item in data["nftables"] if "set" in item)
+
+
+def _persisted_sets(host):
+    """{set name: sorted elements} of the persisted list, what a full load (the boot unit) puts in the kernel."""
+    sets = {}
+    for chunk in host.file("/etc/quietnode/blocklist/blocklist.list").content_string.split("# set ")[1:]:
+        name, _sep, body = chunk.partition("\n")
+        sets[name] = sorted(line for line in body.splitlines() if line)
+    return sets
 
 
 def _assert_enforced(host, ip):
@@ -70,6 +97,18 @@ def test_counters_increase_with_dropped_attempts(host, target_ip):
     for _attempt in range(ATTEMPTS):
         assert _banner(blocked, target_ip) == ""
     assert _v4_drops(host) >= before + ATTEMPTS
+
+
+def test_drops_are_counted_per_source(host, target_ip):
+    # The blocked client is listed by the AQ zone only: its counter rises, the other sources' stay put.
+    before = _counters(host)
+    assert "country AQ (IPv4) (IPv4)" in before and "offenders.list (IPv4)" in before, before
+    for _attempt in range(ATTEMPTS):
+        assert _banner(_host("blocklist-blocked"), target_ip) == ""
+    after = _counters(host)
+    assert after["country AQ (IPv4) (IPv4)"] >= before["country AQ (IPv4) (IPv4)"] + ATTEMPTS
+    assert dict((k, v) for k, v in after.items() if not k.startswith("country AQ (IPv4)")) == \
+        dict((k, v) for k, v in before.items() if not k.startswith("country AQ (IPv4)"))
 
 
 def test_persisted_and_boot_unit_enabled(host):
@@ -111,7 +150,7 @@ def test_boot_unit_restores_a_flushed_table(host, target_ip):
 def test_country_zone_address_is_dropped(host, target_ip):
     # The blocked client is listed only by the AQ zone the feed server serves (the Molecule network).
     blocked = _host("blocklist-blocked").check_output("hostname -I").split()[0]
-    assert host.run("nft get element inet %s v4 { %s }" % (TABLE, blocked)).rc == 0
+    assert [name for name in _kernel_sets(host) if _listed_in(host, name, blocked)], "no set holds %s" % blocked
     assert "country AQ (IPv4)" in host.file("/var/lib/quietnode/blocklist/refresh.json").content_string
     assert _banner(_host("blocklist-blocked"), target_ip) == ""
 
@@ -123,8 +162,12 @@ def test_refresh_timer_is_daily_with_a_random_delay(host):
     assert ("OnCalendar=daily" in out or "OnCalendar=*-*-* 00:00:00" in out) and "RandomizedDelayUSec=1h" in out
 
 
+def _listed_in(host, name, address):
+    return host.run("nft get element inet %s %s { %s }" % (TABLE, name, address)).rc == 0
+
+
 def _listed(host, address):
-    return host.run("nft get element inet %s v4 { %s }" % (TABLE, address)).rc == 0
+    return any(_listed_in(host, name, address) for name in _kernel_sets(host) if name.endswith(("_v4a", "_v4n")))
 
 
 def _refresh(host, variant=None):
@@ -144,10 +187,18 @@ def _refresh(host, variant=None):
 
 
 def test_refresh_applies_a_grown_feed(host, target_ip):
+    counted = _counters(host)
     state, line = _refresh(host, "grown")
-    assert (state["outcome"], state["applied"]) == ("ok", True), state
-    assert _listed(host, "203.0.113.75")
+    assert (state["outcome"], state["applied"], state["method"]) == ("ok", True, "partial"), state
+    assert "applied=yes (partial)" in line and _listed(host, "203.0.113.75")
     assert re.search(r"https://[0-9.]+/offenders.txt updated v4=25 v6=0", line), line
+    # The element-by-element update left the kernel with exactly the intended sets: those of the persisted
+    # list, and those a full load of the boot script puts there; the counters kept counting.
+    patched = _kernel_sets(host)
+    assert patched == _persisted_sets(host)
+    assert all(_counters(host)[name] >= packets for name, packets in counted.items())
+    host.run_expect([0], "systemctl restart quietnode-blocklist.service")
+    assert _kernel_sets(host) == patched
     _assert_enforced(host, target_ip)
 
 

@@ -120,6 +120,29 @@ def test_normalise_fixture_collapses_and_unmaps():
     assert again.render() == lists.render()
 
 
+def test_sources_keep_their_own_groups_through_the_rendered_form():
+    lists = bl.normalise([("a.list", ["192.0.2.0/24", "198.51.100.1"]), ("b.list", ["192.0.2.128/25", "2001:db8::/32"]),
+                          ("a.list", ["198.51.100.2"])])
+    assert [name for name, _group in lists.groups] == ["a.list", "b.list"]  # one group per name, first-seen order
+    assert lists.groups[0][1].lines(4) == ["192.0.2.0/24", "198.51.100.1-198.51.100.2"]
+    assert lists.groups[1][1].lines(4) == ["192.0.2.128/25"]
+    # The union is what is enforced; counts are the elements loaded, an overlap counted once per source.
+    assert lists.lines(4) == ["192.0.2.0/24", "198.51.100.1-198.51.100.2"] and lists.counts() == {"v4": 3, "v6": 1}
+    text = lists.render().splitlines()
+    assert text[1] == "# source: a.list" and "# source: b.list" in text
+    for allowlist in ([], ["192.0.2.200"]):
+        again = bl.normalise([], allowlist, trusted=[("shipped", text)])
+        assert [name for name, _group in again.groups] == ["a.list", "b.list"]
+        expected = bl.normalise([("a.list", lists.groups[0][1].lines(4)), ("b.list", lists.groups[1][1].lines(4) + ["2001:db8::/32"])],
+                                allowlist)
+        assert again.render() == expected.render() and again.digest() == expected.digest()
+
+
+def test_section_names_are_one_safe_line():
+    assert bl.section_name('evil"name\nwith\tcontrol\\') == "evil_name_with_control_"
+    assert bl.section_name("  ") == "unnamed"
+
+
 def test_allowlist_is_subtracted():
     lists = bl.normalise([_fixture("offenders.list")], allowlist=["192.0.2.128/25", "198.51.100.7", "2001:db8:dead::1"])
     assert lists.lines(4)[:3] == ["192.0.2.0/25", "198.51.100.5-198.51.100.6", "198.51.100.8/31"]

@@ -129,7 +129,7 @@ def test_first_refresh_applies_and_a_second_changes_nothing(tmp_path):
     config = _config(tmp_path)
     nft = FakeNft()
     state = _refresh(config, nft, BODIES["good"])
-    assert state == {"time": 1796000000, "outcome": "ok", "applied": True, "counts": {"v4": 3, "v6": 0},
+    assert state == {"time": 1796000000, "outcome": "ok", "applied": True, "counts": {"v4": 3, "v6": 0}, "method": "replace",
                      "digest": state["digest"], "sources": {"offenders": {"v4": 4, "v6": 0, "outcome": "updated"}}}
     assert _loaded_lines(config) == ["192.0.2.0", "192.0.2.2-192.0.2.255", "198.51.100.1-198.51.100.3"]
     again = _refresh(config, nft, BODIES["good"])
@@ -166,7 +166,20 @@ def test_grown_feed_within_bounds_is_applied(tmp_path):
     _refresh(config, nft, BODIES["good"])
     state = _refresh(config, nft, BODIES["grown"])
     assert (state["outcome"], state["applied"]) == ("ok", True)
-    assert _loaded_lines(config)[-1] == "203.0.113.1"
+    assert "203.0.113.1" in _loaded_lines(config)
+
+
+def test_a_small_feed_change_is_applied_element_by_element(tmp_path):
+    config = _config(tmp_path)
+    nft = FakeNft()
+    body = GOOD + b"".join(b"10.0.0.%d\n" % (2 * i) for i in range(40))
+    _refresh(config, nft, body)
+    nft.calls = []
+    state = _refresh(config, nft, body + b"203.0.113.1\n")
+    assert (state["applied"], state["method"]) == (True, "partial")
+    assert [c[0] for c in nft.calls] == ["-t", "-f"]
+    assert "203.0.113.1" in nft.elements() and "203.0.113.1" in _loaded_lines(config)
+    assert feeds.journal_line(state).startswith("quietnode-blocklist refresh: outcome=ok applied=yes (partial) total v4=44 ")
 
 
 def test_refresh_without_any_good_copy_fails_and_loads_nothing(tmp_path):

@@ -1,6 +1,7 @@
 """Tests for rendering, planning and applying the blocklist table (nft faked; one real-nft test in a netns)."""
 
 import os
+import re
 import shutil
 import subprocess
 import uuid
@@ -14,12 +15,62 @@ TABLE = "quietnode_blocklist"
 
 
 class FakeNft(object):
-    """Just enough of nft: remembers which script was loaded and answers `-t list ruleset`."""
+    """Just enough of nft: a model of the table's sets and digest rule, changed by full scripts and partial ones.
+
+    Like nft, a script is applied whole or not at all: deleting an element that is not there refuses it.
+    """
 
     def __init__(self):
-        self.loaded = None
+        self.sets = None  # {set name: set of elements} while the table exists
+        self.stamp = None
         self.calls = []
         self.fail_on = None
+
+    @property
+    def loaded(self):
+        """The table as `nft -t list ruleset` shows it, or None; set to None to drop it (drift, reboot)."""
+        return None if self.sets is None else self.ruleset()
+
+    @loaded.setter
+    def loaded(self, value):
+        assert value is None
+        self.sets = None
+
+    def ruleset(self):
+        if self.sets is None:
+            return "table inet firewalld {\n}\n"
+        counters = "".join('\tcounter %s {\n\t\tcomment "src (IPv%s)"\n\t\tpackets 2 bytes 120\n\t}\n' % (name[:-1], name[-2])
+                           for name in sorted(self.sets) if name.endswith("a") or name[:-1] + "a" not in self.sets)
+        sets = "".join("\tset %s {\n\t}\n" % name for name in sorted(self.sets))
+        return "table inet %s {\n%s%s\tchain state {\n\t\treturn comment \"%s\"\n\t}\n}\n" % (TABLE, counters, sets, self.stamp)
+
+    def _apply(self, script):
+        sets = dict((name, set(items)) for name, items in (self.sets or {}).items())
+        stamp = self.stamp
+        body = script.find("table inet %s {" % TABLE)
+        if script.startswith("# quietnode-blocklist") and "delete table inet %s" % TABLE in script:
+            if body < 0:
+                return None, None
+            sets = {}
+            for name, elements in re.findall(r"\tset (\S+) \{\n[^}]*?elements = \{\n(.*?)\n\t\t\}", script, re.S):
+                sets[name] = set(e.strip() for e in elements.split(",\n"))
+            for name in re.findall(r"\tset (\S+) \{", script):
+                sets.setdefault(name, set())
+        for line in script.splitlines():
+            match = re.match(r"delete element inet \S+ (\S+) \{ (.*) \}$", line)
+            if match:
+                missing = set(match.group(2).split(", ")) - sets.get(match.group(1), set())
+                if missing:
+                    raise ValueError("Error: Could not process rule: No such file or directory")
+                sets[match.group(1)] -= set(match.group(2).split(", "))
+            match = re.match(r"add set inet \S+ (\S+) \{ .*elements = \{ (.*) \}; \}$", line)
+            if match:
+                sets.setdefault(match.group(1), set()).update(match.group(2).split(", "))
+            match = re.match(r"flush set inet \S+ (\S+)$", line)
+            if match:
+                sets[match.group(1)] = set()
+        match = re.search(r'return comment "([^"]*)"', script)
+        return sets, match.group(1) if match else stamp
 
     def __call__(self, args):
         cmd = args[1:]
@@ -27,15 +78,21 @@ class FakeNft(object):
         if self.fail_on and cmd[:len(self.fail_on)] == self.fail_on:
             return 1, "", "Error: syntax error"
         if cmd == ["-t", "list", "ruleset"]:
-            return 0, self.loaded or "table inet firewalld {\n}\n", ""
+            return 0, self.ruleset(), ""
         if cmd[0] == "-f":
             with open(cmd[1]) as handle:
                 script = handle.read()
-            body = script.find("table inet %s {" % TABLE)
-            self.loaded = script[body:] if body >= 0 else None
+            try:
+                self.sets, self.stamp = self._apply(script)
+            except ValueError as exc:
+                return 1, "", str(exc)
         if cmd[:2] == ["delete", "table"]:
-            self.loaded = None
+            self.sets = None
         return 0, "", ""
+
+    def elements(self):
+        """Every element in the kernel, whatever set holds it."""
+        return sorted(e for items in self.sets.values() for e in items)
 
     def kernel_calls(self):
         return [c for c in self.calls if c[0] in ("-f", "delete")]
@@ -56,13 +113,29 @@ def test_render_table_is_one_transaction():
     script = nftmod.render_table(TABLE, lists, "sha256=abc input=def v4=1 v6=1")
     assert script.splitlines()[:3] == ["# quietnode-blocklist sha256=abc input=def v4=1 v6=1",
                                        "table inet %s" % TABLE, "delete table inet %s" % TABLE]
-    assert 'comment "quietnode-blocklist sha256=abc v4=1 v6=1"' in script
+    assert 'return comment "quietnode-blocklist sha256=abc v4=1 v6=1"' in script
     assert "priority raw" in script and "192.0.2.0/24" in script and "2001:db8::1" in script
 
 
-def test_render_empty_sets_have_no_elements():
-    script = nftmod.render_table(TABLE, _lists("192.0.2.1"), "sha256=abc")
-    assert "set v6 {\n\t\ttype ipv6_addr\n\t\tflags interval\n\t}" in script
+def test_each_source_has_its_own_sets_counter_and_rule():
+    lists = bl.normalise([("drop.txt", ["192.0.2.0/24", "198.51.100.1"]), ("country DE (IPv6)", ["2001:db8::/32"])])
+    script = nftmod.render_table(TABLE, lists, "sha256=abc")
+    v4 = nftmod.counter_name("drop.txt", 4)
+    assert '\tcounter %s {\n\t\tcomment "drop.txt (IPv4)"\n\t}' % v4 in script
+    # Single addresses in a hash set, networks in an interval set, both counted by the source's counter.
+    assert "\tset %sa {\n\t\ttype ipv4_addr\n\t\telements" % v4 in script
+    assert "\tset %sn {\n\t\ttype ipv4_addr\n\t\tflags interval\n" % v4 in script
+    assert 'ip saddr @%sa counter name "%s" drop comment "drop.txt (IPv4)"' % (v4, v4) in script
+    assert 'ip saddr @%sn counter name "%s" drop' % (v4, v4) in script
+    v6 = nftmod.counter_name("country DE (IPv6)", 6)
+    assert 'ip6 saddr @%sn counter name "%s" drop comment "country DE (IPv6) (IPv6)"' % (v6, v6) in script
+    # A family a source does not list gets no set at all.
+    assert nftmod.counter_name("drop.txt", 6) not in script and nftmod.counter_name("country DE (IPv6)", 4) not in script
+
+
+def test_set_names_are_stable_and_valid():
+    assert nftmod.set_name("a.list", 4, True) == nftmod.set_name("a.list", 4, True) != nftmod.set_name("b.list", 4, True)
+    assert re.match(r"^s_[0-9a-f]{12}_v6a$", nftmod.set_name("https://x.example/a?b=\"c\"", 6, False))
 
 
 def test_render_sample_limits_elements_per_set():
@@ -70,12 +143,17 @@ def test_render_sample_limits_elements_per_set():
     assert nftmod.render_table(TABLE, lists, "sha256=abc", sample=3).count("192.0.2.") == 3
 
 
-def test_parse_loaded_reads_digest_and_counters():
-    text = ('table inet other {\n}\ntable inet %s {\n\tcomment "quietnode-blocklist sha256=feed v4=1 v6=0"\n'
-            '\tchain prerouting {\n\t\tip saddr @v4 counter packets 3 bytes 180 drop comment "quietnode blocklist v4"\n'
-            '\t}\n}\n' % TABLE)
-    assert nftmod.parse_loaded(text, TABLE) == (True, {"sha256": "feed", "v4": "1", "v6": "0"},
-                                                {"v4": {"packets": 3, "bytes": 180}})
+def test_parse_loaded_reads_digest_and_per_source_counters():
+    text = ('table inet other {\n}\ntable inet %s {\n\tcomment "quietnode blocklist"\n'
+            '\tcounter s_aaaaaaaaaaaa_v4 {\n\t\tcomment "drop.txt (IPv4)"\n\t\tpackets 3 bytes 180\n\t}\n\n'
+            '\tcounter s_bbbbbbbbbbbb_v4 {\n\t\tcomment "country DE (IPv4, https://x/de.zone) (IPv4)"\n\t\tpackets 2 bytes 100\n\t}\n\n'
+            '\tcounter s_bbbbbbbbbbbb_v6 {\n\t\tcomment "country DE (IPv4, https://x/de.zone) (IPv6)"\n\t\tpackets 0 bytes 0\n\t}\n\n'
+            '\tchain state {\n\t\treturn comment "quietnode-blocklist sha256=feed v4=1 v6=0"\n\t}\n}\n' % TABLE)
+    present, stamp, counters = nftmod.parse_loaded(text, TABLE)
+    assert (present, stamp) == (True, {"sha256": "feed", "v4": "1", "v6": "0"})
+    assert counters == {"v4": {"packets": 5, "bytes": 280}, "v6": {"packets": 0, "bytes": 0}, "sources": {
+        "drop.txt": {"v4": {"packets": 3, "bytes": 180}},
+        "country DE (IPv4, https://x/de.zone)": {"v4": {"packets": 2, "bytes": 100}, "v6": {"packets": 0, "bytes": 0}}}}
     assert nftmod.parse_loaded("table inet other {\n}\n", TABLE) == (False, {}, {})
 
 
@@ -181,6 +259,102 @@ def test_absent_removes_table_and_files(fake):
     assert not enforcer.remove(check_mode=False)["changed"]
 
 
+def _applied(enforcer, lists, input_digest=None):
+    enforcer._loaded = None
+    plan = enforcer.plan(lists, input_digest, count_changes=False)
+    enforcer.apply(lists, plan)
+    return plan
+
+
+def _many(count, extra=()):
+    return _lists(*(["10.0.%d.%d" % (i // 100, 2 * (i % 100)) for i in range(count)] + list(extra)))
+
+
+def test_small_change_is_applied_element_by_element(fake):
+    nft, enforcer = fake
+    _applied(enforcer, _many(200, ["192.0.2.0/24"]))
+    nft.calls = []
+    new = _many(198, ["192.0.2.0/24", "203.0.113.7", "203.0.113.9"])
+    plan = _applied(enforcer, new)
+    assert (plan["method"], plan["added"], plan["removed"]) == ("partial", 2, 2)
+    assert [c[0] for c in nft.calls] == ["-t", "-f"]  # no check, no full script: the delta is one transaction
+    assert nft.elements() == sorted(new.lines(4))
+    # The digest in the kernel and in both persisted files is the new one, so a re-run changes nothing.
+    assert nft.stamp.split()[1] == "sha256=" + plan["digest"] == "sha256=" + nftmod.persisted_stamp(enforcer.state_dir)["sha256"]
+    assert nftmod.read_sections(os.path.join(enforcer.state_dir, nftmod.LIST_FILE))[0] == plan["digest"]
+    enforcer._loaded = None
+    assert not enforcer.plan(new)["changed"]
+
+
+def test_partial_script_deletes_before_it_adds_and_moves_the_digest():
+    item = nftmod.layout(_lists("192.0.2.1"))[0]
+    script = nftmod.render_delta(TABLE, "sha256=new input=x v4=1 v6=0", [(item, ["192.0.2.9"], ["192.0.2.1"], False)])
+    assert script.splitlines()[1:] == [
+        "flush chain inet %s state" % TABLE,
+        'add rule inet %s state return comment "quietnode-blocklist sha256=new v4=1 v6=0"' % TABLE,
+        "delete element inet %s %s { 192.0.2.9 }" % (TABLE, item.name),
+        "add set inet %s %s { type ipv4_addr; elements = { 192.0.2.1 }; }" % (TABLE, item.name)]
+
+
+def test_many_interval_deletes_refill_the_set(fake):
+    nft, enforcer = fake
+    nets = ["10.%d.0.0/16" % (2 * i) for i in range(40)]
+    _applied(enforcer, _lists(*nets))
+    new = _lists(*nets[nftmod.INTERVAL_DELETES + 1:])
+    plan = _applied(enforcer, new)
+    assert plan["method"] == "partial" and plan["removed"] == nftmod.INTERVAL_DELETES + 1
+    script = nftmod.render_delta(TABLE, "sha256=x", enforcer._changes)
+    assert "flush set" in script and "delete element" not in script
+    assert nft.elements() == sorted(new.lines(4))
+
+
+@pytest.mark.parametrize("case", ["large-diff", "new-source", "kernel-drift", "list-file-lost", "old-list-file"])
+def test_full_replace_when_a_partial_update_is_not_safe(fake, case):
+    nft, enforcer = fake
+    _applied(enforcer, _many(100))
+    new = _many(100, ["203.0.113.1"])
+    if case == "large-diff":
+        new = _many(60, ["198.51.100.%d" % (2 * i) for i in range(40)])
+    elif case == "new-source":
+        new = bl.normalise([("test", _many(100).lines(4)), ("other", ["203.0.113.1"])])
+    elif case == "kernel-drift":
+        nft.stamp = 'quietnode-blocklist sha256=%s v4=1 v6=0' % ("0" * 64)
+    elif case == "list-file-lost":
+        os.unlink(os.path.join(enforcer.state_dir, nftmod.LIST_FILE))
+    else:
+        with open(os.path.join(enforcer.state_dir, nftmod.LIST_FILE), "w") as handle:
+            handle.write(_many(100).render())  # a list written before per-source sets
+    nft.calls = []
+    plan = _applied(enforcer, new)
+    assert plan["method"] == "replace" and [c[0] for c in nft.calls] == ["-t", "-c", "-f"]
+    assert nft.elements() == sorted(line for item in nftmod.layout(new) for line in item.lines)
+
+
+def test_refused_partial_update_falls_back_to_the_full_replace(fake):
+    nft, enforcer = fake
+    _applied(enforcer, _many(100))
+    nft.sets[nftmod.set_name("test", 4, False)].discard("10.0.0.198")  # someone deleted an element by hand
+    nft.calls = []
+    new = _many(99, ["203.0.113.1"])
+    with open(os.path.join(enforcer.state_dir, nftmod.LIST_FILE)) as handle:
+        before = handle.read()
+    plan = _applied(enforcer, new)
+    assert plan["method"] == "replace" and "No such file" in plan["partial_refused"]
+    assert [c[0] for c in nft.calls] == ["-t", "-f", "-c", "-f"]
+    assert nft.elements() == sorted(new.lines(4))
+    with open(os.path.join(enforcer.state_dir, nftmod.LIST_FILE)) as handle:
+        assert handle.read() != before
+
+
+def test_check_mode_names_the_method(fake):
+    nft, enforcer = fake
+    _applied(enforcer, _many(100))
+    enforcer._loaded = None
+    plan = enforcer.plan(_many(100, ["203.0.113.1"]))
+    assert (plan["method"], plan["added"], plan["removed"]) == ("partial", 1, 0)
+    assert [c[0] for c in nft.calls if c[0] == "-f"] == ["-f"]  # only the first apply
+
+
 def _netns_available():
     return os.geteuid() == 0 and shutil.which("nft") and shutil.which("ip")
 
@@ -196,14 +370,25 @@ def test_real_nft_in_throwaway_netns(tmp_path):
 
         def enforcer():
             return nftmod.Enforcer(run, "nft", TABLE, str(tmp_path), validate="full")
-        lists = _lists("192.0.2.0/24", "198.51.100.7-198.51.100.9", "2001:db8::/48")
+        others = ["10.0.0.%d" % (2 * i) for i in range(30)]
+        lists = _lists("192.0.2.0/24", "198.51.100.7-198.51.100.9", "203.0.113.5", "2001:db8::/48", *others)
         enforcer().apply(lists, enforcer().plan(lists))
         assert not enforcer().plan(lists)["changed"]
-        rc, out, _err = run(["nft", "list", "set", "inet", TABLE, "v4"])
+        networks = nftmod.set_name("test", 4, True)
+        rc, out, _err = run(["nft", "list", "set", "inet", TABLE, networks])
         assert rc == 0 and "192.0.2.0/24" in out and "198.51.100.7-198.51.100.9" in out
+        # A small change goes element by element, a range that grows included; the kernel ends up with exactly the new sets.
+        changed = _lists("192.0.2.0/24", "198.51.100.7-198.51.100.12", "203.0.113.6", "2001:db8::/48", *others)
+        plan = enforcer().plan(changed)
+        enforcer().apply(changed, plan)
+        assert plan["method"] == "partial" and not enforcer().plan(changed)["changed"]
+        for item in nftmod.layout(changed):
+            out = run(["nft", "list", "set", "inet", TABLE, item.name])[1]
+            listed = out[out.index("elements = {") + 12:out.index("}", out.index("elements = {"))]
+            assert sorted(e.strip() for e in listed.replace("\n", " ").split(",")) == sorted(item.lines)
         bigger = _lists("192.0.2.0/24", "203.0.113.0/24")
         enforcer().apply(bigger, enforcer().plan(bigger))
-        rc, out, _err = run(["nft", "list", "set", "inet", TABLE, "v4"])
+        rc, out, _err = run(["nft", "list", "set", "inet", TABLE, networks])
         assert "203.0.113.0/24" in out and "198.51.100.7" not in out
         empty = _lists()
         enforcer().apply(empty, enforcer().plan(empty))

@@ -46,7 +46,7 @@ def test_same_input_is_normalised_once_and_options_change_the_key(cache):
     assert first == second != other
     assert spy.call_count == 2
     with open(first) as handle:
-        assert handle.read().splitlines()[1:] == ["192.0.2.0/24"]
+        assert [line for line in handle.read().splitlines() if not line.startswith("#")] == ["192.0.2.0/24"]
 
 
 def test_bad_input_fails_and_caches_nothing(cache):
@@ -104,7 +104,7 @@ def test_countries_resolve_through_the_templates(cache, feeds):
                                      "country AQ (IPv6, %s/country-v6.zone?cc=AQ)" % feeds]
     with open(_plugin()._normalised_file(named, args)) as handle:
         # The /7 in the zone is accepted for a country (not for a plain list), and both families are read.
-        assert handle.read().splitlines()[1:] == ["192.0.2.0/24", "240.0.0.0/7", "2001:db8:c0::/44"]
+        assert [line for line in handle.read().splitlines() if not line.startswith("#")] == ["192.0.2.0/24", "240.0.0.0/7", "2001:db8:c0::/44"]
 
 
 def test_src_and_url_in_one_item_fail_before_anything_is_read(cache):
@@ -124,4 +124,7 @@ def test_url_sources_take_their_format(cache, feeds):
     named = _plugin()._read_sources(controller)
     assert [(n[2], n[3]) for n in named] == [("p2p", False), ("auto", False)]
     with open(_plugin()._normalised_file(named, {})) as handle:
-        assert handle.read().splitlines()[1:] == ["192.0.2.0/24", "198.51.100.0/24", "203.0.113.9"]
+        text = handle.read().splitlines()
+    # One section per source (for its own sets and counter); together they cover the union.
+    assert [line for line in text if line.startswith("# source: ")] == ["# source: %s/p2p.txt" % feeds, "# source: %s/dshield-block.txt" % feeds]
+    assert bl.normalise([], trusted=[("shipped", text)]).lines(4) == ["192.0.2.0/24", "198.51.100.0/24", "203.0.113.9"]
