@@ -68,6 +68,9 @@ SYSLOG_LINE = re.compile(r'^(?P<ts>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|
 F2B_LINE = re.compile(r'^(?P<ts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),\d+ fail2ban\.actions\s.*?\[(?P<jail>[^\]]+)\] (?P<what>Ban|Unban|Restore Ban) (?P<ip>\S+)')
 DPKG_LINE = re.compile(r'^(?P<ts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) (?P<what>install|upgrade|remove|purge) (?P<pkg>\S+)')
 AUDIT_EXE = re.compile(r'msg=audit\((?P<ts>\d\d/\d\d/\d{4} \d\d:\d\d:\d\d)[.\d]*:\d+\).*? exe=(?P<exe>\S+)')
+# sshd's PAM and login records name the session and the address it came from (ses -> addr).
+AUDIT_LOGIN = re.compile(r'type=(?:USER_LOGIN|USER_START|USER_AUTH|CRED_ACQ) .*? auid=(?P<auid>\S+) ses=(?P<ses>\d+) '
+                         r'.*exe=\S*/sshd(?:-session)? .*?addr=(?P<addr>\S+) .*res=success')
 JOURNAL_WORDS = re.compile(rb'"(?:sshd|sshd-session|sudo|CRON|cron|crond|systemd)"')
 
 
@@ -132,6 +135,8 @@ class Evidence:
         self.bans = []
         self.banned_now = None
         self.audit_exec = []
+        # audit session id -> (login uid, address) of sshd logins, from audit/ausearch.txt
+        self.audit_sessions = {}
         self.logins = []
         self.baseline = None
         # process history and persistence baseline (_report_process)
@@ -576,6 +581,9 @@ def _audit(ev, name, text):
     for line_no, line in enumerate(text.splitlines(), 1):
         if ' exe=' not in line:
             continue
+        login = AUDIT_LOGIN.search(line)
+        if login and login.group('addr') != '?':
+            ev.audit_sessions[login.group('ses')] = (login.group('auid'), login.group('addr'), Ref(name, line, line=line_no))
         m = AUDIT_EXE.search(line)
         if not m:
             continue

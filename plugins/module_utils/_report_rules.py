@@ -15,6 +15,7 @@ import collections
 import ipaddress
 import re
 
+from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_readiness import COVERED as READINESS_COVERED
 from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_readiness import QUESTIONS as READINESS_QUESTIONS
 from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_records import iso
 from ansible_collections.quietnode.baseline.plugins.module_utils._report_bundle import EXACT_LINES, iso_epoch
@@ -718,8 +719,12 @@ def r_benign(ev, ctx):
 
 def r_recorders(ev, ctx):
     out = []
+    journal_on = any(r.get('recorder') == 'journal' and r.get('status') == 'on' for r in ev.readiness or [])
     for row in ev.readiness or []:
-        if row.get('status') == 'on':
+        if row.get('status') in READINESS_COVERED:
+            continue
+        # Older bundles said "missing" for a host without rsyslog; its persistent journal answers the same questions.
+        if row.get('recorder') == 'auth log' and journal_on:
             continue
         name = row.get('recorder', '?')
         asked = row.get('unanswerable') or RECORDER_QUESTIONS.get(name, ('(unknown recorder)',))
