@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import collections
+import re
 
 from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_records import iso
 from ansible_collections.quietnode.baseline.plugins.module_utils._report_bundle import Ref
@@ -283,6 +284,10 @@ def r_baseline(ev, ctx):
     touched = _path_events(ev)
     for surface, changes in sorted(((diff or {}).get('surfaces') or {}).items()):
         if surface in ('listening', 'modules', 'accounts'):
+            # the account files are said by _accounts(); they are not "undone" either
+            paths_in_diff.update(i.get('path') for a in changes.values() for i in a if isinstance(i, dict) and i.get('path'))
+            if surface == 'accounts':
+                paths_in_diff.update(('/etc/passwd', '/etc/group', '/etc/shadow', '/etc/gshadow'))
             continue
         for action in ('added', 'removed', 'changed'):
             for item in changes.get(action, []):
@@ -300,7 +305,7 @@ def r_baseline(ev, ctx):
                     # The audit watches name who wrote the file: identity decides, not the time.
                     who = [attribute(ev, ctx, windows, e) for e in events]
                     item = dict(item, attribution='; '.join(sorted(set(h for _o, h in who))))
-                    entry = (epoch, entry[1] + ' by ' + item['attribution'], ref, item)
+                    entry = (epoch, '%s; made by %s' % (entry[1], item['attribution']), ref, item)
                     (routine if all(o for o, _h in who) else by_kind)[surface].append(entry)
                 elif item['path'].startswith(PACKAGE_PATHS) and (packages or surface == 'suid' and action == 'changed'):
                     routine[surface].append(entry)
@@ -368,6 +373,15 @@ def _accounts(ev, diff):
                            kind=KINDS['accounts'], what='; '.join(t for t, _r in items[:6]))]
 
 
+# Names a watch records that are no persistence of their own: shadow-utils' lock and backup files
+# (/etc/passwd+, /etc/shadow-), sed -i's scratch copy and a path the kernel could not resolve.
+SCRATCH = re.compile(r'[+-]$|\(null\)$|/sed[A-Za-z0-9]{6}$|\.dpkg-(new|old|tmp|dist)$')
+
+
+def _scratch(path):
+    return bool(SCRATCH.search(path))
+
+
 def _undone(ev, ctx, windows, paths_in_diff):
     """Files the watches saw created, written or deleted that the diff no longer shows (undone since)."""
     by_path = collections.OrderedDict()
@@ -376,9 +390,11 @@ def _undone(ev, ctx, windows, paths_in_diff):
             continue
         for item in event.get('paths') or []:
             name = item.get('name') or ''
-            if not name or name in paths_in_diff or name.endswith('/'):
+            if not name or name in paths_in_diff or name.endswith('/') or _scratch(name):
                 continue
             by_path.setdefault(name, []).append((event, item.get('action')))
+    # the surfaces a reader knows (cron, units, keys) first, so the explanation names them
+    by_path = collections.OrderedDict(sorted(by_path.items(), key=lambda kv: rules.persistence_kind(kv[0]) is None))
     mine, other = [], []
     for path, events in by_path.items():
         owner = all(_owner_event(ev, ctx, windows, e) for e, _a in events)
@@ -392,10 +408,11 @@ def _undone(ev, ctx, windows, paths_in_diff):
             continue
         words, refs, times, facts = [], [], [], []
         for path, events in group[:20]:
-            steps = ', '.join('%s %s by %s (uid %s, login uid %s: %s)' % (
-                action or e.get('syscall'), rules.when(e['epoch']), e.get('comm'), e.get('uid'), e.get('auid'),
-                attribute(ev, ctx, windows, e)[1]) for e, action in events[:4])
-            words.append('%s: %s' % (path, steps))
+            steps = ', '.join('%s %s by %s (uid %s, login uid %s)' % (
+                action or e.get('syscall'), rules.when(e['epoch']), e.get('comm'), e.get('uid'), e.get('auid'))
+                for e, action in events[:4])
+            who = sorted(set(attribute(ev, ctx, windows, e)[1] for e, _a in events))
+            words.append('%s: %s; made by %s' % (path, steps, ' and '.join(who)))
             refs.extend(e['ref'] for e, _a in events[:2])
             times.extend(e['epoch'] for e, _a in events)
             facts.append({'path': path, 'events': [{'time': e.get('time'), 'action': a, 'syscall': e.get('syscall'),
@@ -405,7 +422,8 @@ def _undone(ev, ctx, windows, paths_in_diff):
                                                    for e, a in events[:10]]})
         if rule == 'persistence-undone':
             out.append(rules._finding(rule, 'high', min(times), max(times), refs,
-                                      facts={'items': facts, 'source': 'baseline/watch_events.jsonl'}, what='; '.join(words[:5])))
+                                      facts={'items': facts, 'paths': [f['path'] for f in facts],
+                                             'source': 'baseline/watch_events.jsonl'}, what='; '.join(words[:5])))
         else:
             f = rules._finding(rule, 'low' if by_time else 'high', min(times), max(times), refs, labels=['owner'],
                                facts={'kind': 'watched files', 'paths': [f['path'] for f in facts],

@@ -664,9 +664,12 @@ def r_persistence(ev, ctx):
         out[-1]['time_range'] = {'start': min(times) if times else None, 'end': max(times) if times else None}
     for kind, rows in sorted(by_owner.items()):
         times = [iso_epoch(r['mtime']) for r in rows]
-        out.append(_finding('persistence-owner', 'medium', min(times), max(times), [r['ref'] for r in rows[:10]],
-                            facts={'kind': kind, 'paths': [r['path'] for r in rows]}, labels=['owner'], kind=kind,
+        # No baseline difference here, so no audit session names who made the change: only the time does.
+        out.append(_finding('persistence-owner', 'low', min(times), max(times), [r['ref'] for r in rows[:10]],
+                            facts={'kind': kind, 'paths': [r['path'] for r in rows], 'attribution': 'time only'},
+                            labels=['owner'], kind=kind,
                             what=', '.join(r['path'] for r in rows[:8]) + (' and %d more' % (len(rows) - 8) if len(rows) > 8 else '')))
+        out[-1]['explanation'] += ' Attributed by time only (modified during a login of yours): lower confidence.'
     roots = [r for r in ev.passwd if r['uid'] == 0 and r['user'] != 'root']
     if roots:
         out.append(_finding('uid0-account', 'high', None, None, [r['ref'] for r in roots], facts={'users': [r['user'] for r in roots]},

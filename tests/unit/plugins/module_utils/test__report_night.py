@@ -71,6 +71,11 @@ def test_a_service_writing_while_you_are_logged_in_is_flagged():
     assert len(undone) == 1 and undone[0]['severity'] == 'high'
     paths = [i['path'] for i in undone[0]['facts']['items']]
     assert {'/etc/cron.d/night-sync', '/etc/systemd/system/night-beacon.timer'} <= set(paths)
+    # the cron file and the timer are named in the words, before any other path; no scratch files
+    assert undone[0]['explanation'].index('/etc/cron.d/night-sync') < 200
+    assert 'night-beacon.timer' in undone[0]['explanation']
+    assert not [p for p in paths if p.endswith(('+', '(null)')) or '/sed' in p or p.startswith('/etc/group')]
+    assert 'no login session' in undone[0]['explanation']
     assert not [f for f in of(findings, 'persistence-owner') if f['facts'].get('kind') == 'authorized_keys']
 
 
