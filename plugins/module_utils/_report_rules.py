@@ -440,20 +440,24 @@ def r_exec_temp(ev, ctx):
         refs.append({'member': ev.members['flagged'][0] if ev.members['flagged'] else 'live/flagged_processes.json',
                      'key': 'pid %s' % proc['pid'], 'excerpt': proc['exe']})
         pids.append(str(proc['pid']))
+    audited = []
     for rec in ev.audit_exec:
         exe = rec['exe']
         if exe.startswith(TEMP_DIRS) or exe.startswith('/memfd:') or exe.endswith('(deleted)'):
             items.append('audit saw %s run %s at %s' % (rec['user'], exe, when(rec['t'])))
             refs.append(rec['ref'])
+            audited.append(rec)
     if items:
-        times = [r['t'] for r in ev.audit_exec] or [ev.started]
-        users = set()
+        # the time of the flagged programs, not of every program audit saw
+        times = [r['t'] for r in audited] or [ev.started]
+        users = set(r['user'] for r in audited)
         for proc in ev.flagged or []:
             for p in ev.processes or []:
                 if p.get('pid') == proc['pid']:
                     users.add(p.get('user'))
         out.append(_finding('exec-temp', 'high', min(times), max(times), refs,
-                            facts={'items': items, 'users': sorted(u for u in users if u)},
+                            facts={'items': items, 'users': sorted(u for u in users if u),
+                                   'programs': [{'program': r['exe'], 'user': r['user'], 'time': iso(r['t'])} for r in audited[:20]]},
                             what='; '.join(items[:4]), pids=' '.join(pids) or '(already ended)'))
     elif 'processes' in ev.present:
         out.append(_finding('live-nothing-flagged', 'medium', ev.started, ev.started,

@@ -161,3 +161,15 @@ def test_the_report_does_not_flag_the_auth_log_when_the_journal_is_on():
         if row['recorder'] == 'journal':
             row['status'] = 'volatile'
     assert 'auth log' in [f['facts']['recorder'] for f in of(rr.evaluate(ev, OWNER), 'recorder-off')]
+
+
+# -- E: the miner, from audit's own record of its start -------------------------------------------
+def test_the_audit_record_of_the_miner_names_its_path_and_user():
+    # ausearch -i on Debian 12 prints 11/30/26: a two-digit year
+    ev = evidence()
+    runs = [r for r in ev.audit_exec if r['exe'] == '/dev/shm/kdevtmpfsi']
+    assert len(runs) == 1 and runs[0]['user'] == 'www-data' and runs[0]['t'] == 1796016876
+    audit = [f for f in of(rr.evaluate(ev, OWNER), 'exec-temp') if f['facts'].get('programs')]
+    assert len(audit) == 1 and audit[0]['facts']['programs'][0]['program'] == '/dev/shm/kdevtmpfsi'
+    assert audit[0]['facts']['users'] == ['www-data']
+    assert audit[0]['time_range'] == {'start': '2026-11-30T05:34:36Z', 'end': '2026-11-30T05:34:36Z'}
