@@ -72,6 +72,9 @@ AUDIT_EXE = re.compile(r'msg=audit\((?P<ts>\d\d/\d\d/(?:\d\d)?\d\d \d\d:\d\d:\d\
 # sshd's PAM and login records name the session and the address it came from (ses -> addr).
 AUDIT_LOGIN = re.compile(r'type=(?:USER_LOGIN|USER_START|USER_AUTH|CRED_ACQ) .*? auid=(?P<auid>\S+) ses=(?P<ses>\d+) '
                          r'.*exe=\S*/sshd(?:-session)? .*?addr=(?P<addr>\S+) .*res=success')
+# Programs that open a session of their own (pam_loginuid) without a remote address; sudo and su keep the login's.
+AUDIT_SESSION_OPEN = re.compile(r'type=USER_START .*? auid=(?P<auid>\S+) ses=(?P<ses>\d+) .*op=PAM:session_open .*'
+                                r'exe=(?P<exe>\S*/(?:cron|crond|atd|systemd|login)) .*res=success')
 JOURNAL_WORDS = re.compile(rb'"(?:sshd|sshd-session|sudo|CRON|cron|crond|systemd)"')
 
 
@@ -584,7 +587,12 @@ def _audit(ev, name, text):
             continue
         login = AUDIT_LOGIN.search(line)
         if login and login.group('addr') != '?':
-            ev.audit_sessions[login.group('ses')] = (login.group('auid'), login.group('addr'), Ref(name, line, line=line_no))
+            ev.audit_sessions[login.group('ses')] = (login.group('auid'), login.group('addr'), Ref(name, line, line=line_no), 'sshd')
+        opened = AUDIT_SESSION_OPEN.search(line)
+        if opened and not (ev.audit_sessions.get(opened.group('ses')) or (0, None))[1]:
+            # a session no remote login opened: cron's, a user manager's; it has no address
+            ev.audit_sessions[opened.group('ses')] = (opened.group('auid'), None, Ref(name, line, line=line_no),
+                                                      opened.group('exe').rsplit('/', 1)[-1])
         m = AUDIT_EXE.search(line)
         if not m:
             continue

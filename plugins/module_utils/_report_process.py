@@ -225,6 +225,8 @@ def attribute(ev, ctx, windows, event):
     if session.get('audit_session') is not None and ses == str(session.get('audit_session')):
         return True, "this collection's own session (audit session %s)" % ses
     login = (getattr(ev, 'audit_sessions', None) or {}).get(ses)
+    if login and not login[1]:
+        return False, 'a session opened by %s for %s (audit session %s), not a login of yours' % (login[3], login[0], ses)
     if login:
         _users, ips = rules.own_session(ev, ctx)
         addr = login[1]

@@ -49,6 +49,20 @@ def as_systemd_run(ev):
 def test_the_audit_records_map_sessions_to_addresses():
     ev = evidence()
     assert ev.audit_sessions['16'][:2] == ('qnadmin', '10.0.2.2')
+    # cron's sessions (05:35:03, ses 18) have no address
+    assert ev.audit_sessions['18'][:2] == ('root', None) and ev.audit_sessions['18'][3] == 'cron'
+
+
+def test_a_change_made_in_a_cron_session_is_not_yours():
+    # as the planted cron job itself would write it: cron opened session 18 for root
+    ev = evidence()
+    for event in ev.watch_events:
+        if event['paths'][0]['name'] == '/root/.ssh/authorized_keys':
+            event['auid'], event['ses'] = 0, 18
+    findings = rr.evaluate(ev, OWNER)
+    keys = [f for f in of(findings, 'persistence') if f['facts'].get('kind') == 'authorized_keys']
+    assert keys and 'a session opened by cron for root (audit session 18)' in keys[0]['explanation']
+    assert 'night-root-key' in keys[0]['explanation']
 
 
 def test_changes_of_your_own_audit_session_are_yours():
@@ -90,8 +104,8 @@ def test_the_package_manager_without_a_login_stays_benign():
 
 def test_a_login_from_another_address_is_not_yours():
     ev = evidence()
-    auid, _addr, ref = ev.audit_sessions['16']
-    ev.audit_sessions['16'] = (auid, '10.237.41.20', ref)
+    auid, _addr, ref, exe = ev.audit_sessions['16']
+    ev.audit_sessions['16'] = (auid, '10.237.41.20', ref, exe)
     ev.own_session = None
     findings = rr.evaluate(ev, rr.Context(allowlist=['192.0.2.0/24']))
     keys = [f for f in of(findings, 'persistence') if f['facts'].get('kind') == 'authorized_keys']
