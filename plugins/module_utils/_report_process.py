@@ -322,6 +322,7 @@ def r_baseline(ev, ctx):
                                   [e[2] for e in entries[:10]],
                                   facts={'kind': surface, 'source': 'baseline/diff.json',
                                          'snapshot': (diff or {}).get('snapshot'),
+                                         'paths': [e[3]['path'] for e in entries],
                                          'items': [dict(e[3], what=e[1]) for e in entries[:50]]},
                                   kind=KINDS.get(surface, surface), what='; '.join(e[1] for e in entries[:5])))
     for surface, entries in sorted(routine.items()):
@@ -371,7 +372,11 @@ def _accounts(ev, diff):
     times = [rules.iso_epoch(i['mtime_now']) for i in files.get('changed', []) + files.get('added', []) if i.get('mtime_now')]
     return [rules._finding('persistence', 'high', min(times) if times else None, max(times) if times else None, [ref],
                            severity='critical' if any(root for _t, root in items) else None,
-                           facts={'kind': 'accounts', 'source': 'baseline/diff.json', 'items': [t for t, _r in items]},
+                           facts={'kind': 'accounts', 'source': 'baseline/diff.json', 'items': [t for t, _r in items],
+                                  'paths': sorted(set(i['path'] for i in files.get('changed', []) + files.get('added', [])
+                                                      if i.get('path'))),
+                                  'users': sorted(set(r.get('name') for r in passwd.get('added', []) + passwd.get('changed', [])
+                                                      if r.get('name')))},
                            kind=KINDS['accounts'], what='; '.join(t for t, _r in items[:6]))]
 
 

@@ -14,6 +14,7 @@ import tarfile
 from ansible_collections.quietnode.baseline.plugins.module_utils import _evidence_process as ep
 from ansible_collections.quietnode.baseline.plugins.module_utils import _evidence_readiness as readiness
 from ansible_collections.quietnode.baseline.plugins.module_utils import _report_bundle as rb
+from ansible_collections.quietnode.baseline.plugins.module_utils import _report_output as ro
 from ansible_collections.quietnode.baseline.plugins.module_utils import _report_rules as rr
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -187,3 +188,14 @@ def test_the_audit_record_of_the_miner_names_its_path_and_user():
     assert len(audit) == 1 and audit[0]['facts']['programs'][0]['program'] == '/dev/shm/kdevtmpfsi'
     assert audit[0]['facts']['users'] == ['www-data']
     assert audit[0]['time_range'] == {'start': '2026-11-30T05:34:36Z', 'end': '2026-11-30T05:34:36Z'}
+
+
+def test_the_summary_names_each_cause():
+    findings = rr.evaluate(as_systemd_run(evidence()), OWNER)
+    accounts = [f for f in of(findings, 'persistence') if f['facts']['kind'] == 'accounts'][0]
+    assert accounts['facts']['users'] == ['sysupdate'] and '/etc/passwd' in accounts['facts']['paths']
+    keys = [f for f in of(findings, 'persistence') if f['facts']['kind'] == 'authorized_keys'][0]
+    assert '/root/.ssh/authorized_keys' in keys['facts']['paths']
+    lines = '\n'.join(ro.summary_lines('quietnode-vm', findings))
+    for cause in ('sysupdate', '/root/.ssh/authorized_keys', 'kdevtmpfsi as www-data', '/etc/passwd'):
+        assert cause in lines
