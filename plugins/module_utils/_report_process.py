@@ -203,8 +203,9 @@ def iso_e(text):
 
 
 # -- persistence against the baseline ---------------------------------------------------------
-# The audit login uid and session of a process no login started (systemd units, cron's children, daemons).
-UNSET = ('4294967295', 'unset', '-1')
+# The audit login uid and session of a process no login started (systemd units, daemons): the collector writes
+# null for audit's 4294967295 (_evidence_process._int); older or hand-made records may keep the number or "unset".
+UNSET = ('None', '4294967295', 'unset', '-1')
 PACKAGE_EXES = ('dpkg', 'apt', 'apt-get', 'aptitude', 'unattended-upgr', 'unattended-upgrade', 'rpm', 'dnf', 'yum',
                 'dnf-automatic', 'packagekitd')
 

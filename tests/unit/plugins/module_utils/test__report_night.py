@@ -15,6 +15,7 @@ from ansible_collections.quietnode.baseline.plugins.module_utils import _evidenc
 from ansible_collections.quietnode.baseline.plugins.module_utils import _evidence_readiness as readiness
 from ansible_collections.quietnode.baseline.plugins.module_utils import _report_bundle as rb
 from ansible_collections.quietnode.baseline.plugins.module_utils import _report_output as ro
+from ansible_collections.quietnode.baseline.plugins.module_utils import _report_process as rp
 from ansible_collections.quietnode.baseline.plugins.module_utils import _report_rules as rr
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -39,11 +40,29 @@ def of(findings, rule):
     return [f for f in findings if f['rule'] == rule]
 
 
-def as_systemd_run(ev):
-    """The watch records as a transient unit started by PID 1 writes them: no login uid, no session."""
+def as_systemd_run(ev, unset=None):
+    """The watch records as a transient unit started by PID 1 writes them: no login uid, no session (the
+    collector writes audit's 4294967295 as null)."""
     for event in ev.watch_events:
-        event['auid'], event['ses'] = 4294967295, 4294967295
+        event['auid'], event['ses'] = unset, unset
     return ev
+
+
+def test_the_collector_writes_an_unset_login_uid_as_null():
+    # a real raw record (fixtures/evidence/audit/watch.log): rm of /etc/cron.d/beacon by a unit started by PID 1
+    with open(os.path.join(HERE, '..', '..', 'fixtures', 'evidence', 'audit', 'watch.log')) as handle:
+        lines = [line for line in handle.read().splitlines() if 'msg=audit(1796014560.004:830)' in line]
+    watch = ep.WatchEvents()
+    watch.feed(lines)
+    event = list(watch.rows())[0]
+    assert event['auid'] is None and event['ses'] is None and event['exe'] == '/usr/bin/rm'
+    ev = evidence()
+    assert rp.attribute(ev, OWNER, [(0, 2 ** 40)], event)[0] is False
+
+
+def test_an_unset_login_uid_written_as_a_number_is_unset_too():
+    findings = rr.evaluate(as_systemd_run(evidence(), 4294967295), OWNER)
+    assert len(of(findings, 'persistence-undone')) == 1
 
 
 # -- A: owner by identity -------------------------------------------------------------------------
