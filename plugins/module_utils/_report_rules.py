@@ -628,6 +628,9 @@ def r_persistence(ev, ctx):
     windows = owner_windows(ev, ctx, own_session(ev, ctx))
     meta_only = []
     since = iso(int(ev.since))
+    # imported here: _report_process builds on this module's helpers
+    from ansible_collections.quietnode.baseline.plugins.module_utils import _report_process as process
+    touched = process._path_events(ev)
     # With a baseline difference, _report_process.r_baseline compares every surface with the snapshot instead.
     for row in ([] if isinstance(getattr(ev, 'baseline_diff', None), dict) else ev.changed):
         path = row.get('path', '')
@@ -641,8 +644,14 @@ def r_persistence(ev, ctx):
             meta_only.append(row)
             continue
         mtime = iso_epoch(row['mtime'])
+        if touched.get(path):
+            # the audit watches name who wrote it: identity decides, not the time (_report_process.attribute)
+            who = [process.attribute(ev, ctx, windows, e) for e in touched[path]]
+            row = dict(row, attribution='; '.join(sorted(set(h for _o, h in who))))
+            (by_owner if all(o for o, _h in who) else by_kind)[kind].append(row)
+            continue
         if any(start <= mtime <= end for start, end in windows):
-            by_owner[kind].append(row)
+            by_owner[kind].append(dict(row, attribution='time only'))
             continue
         by_kind[kind].append(row)
     if meta_only:
@@ -653,7 +662,8 @@ def r_persistence(ev, ctx):
         refs = [r['ref'] for r in rows[:10]]
         what = []
         for r in rows[:6]:
-            detail = '%s (modified %s)' % (r['path'], when_iso(r.get('mtime')))
+            detail = '%s (modified %s%s)' % (r['path'], when_iso(r.get('mtime')),
+                                             (' by %s' % r['attribution']) if r.get('attribution') else '')
             if kind == 'authorized_keys':
                 text = ev.keys.get('files' + r['path'], '')
                 comments = [line.split()[-1] for line in text.splitlines() if line.strip() and not line.startswith('#')]
@@ -668,12 +678,15 @@ def r_persistence(ev, ctx):
         out[-1]['time_range'] = {'start': min(times) if times else None, 'end': max(times) if times else None}
     for kind, rows in sorted(by_owner.items()):
         times = [iso_epoch(r['mtime']) for r in rows]
-        # No baseline difference here, so no audit session names who made the change: only the time does.
-        out.append(_finding('persistence-owner', 'low', min(times), max(times), [r['ref'] for r in rows[:10]],
-                            facts={'kind': kind, 'paths': [r['path'] for r in rows], 'attribution': 'time only'},
+        by_time = [r['path'] for r in rows if r.get('attribution') == 'time only']
+        out.append(_finding('persistence-owner', 'low' if by_time else 'high', min(times), max(times), [r['ref'] for r in rows[:10]],
+                            facts={'kind': kind, 'paths': [r['path'] for r in rows],
+                                   'attribution': dict((r['path'], r.get('attribution')) for r in rows)},
                             labels=['owner'], kind=kind,
                             what=', '.join(r['path'] for r in rows[:8]) + (' and %d more' % (len(rows) - 8) if len(rows) > 8 else '')))
-        out[-1]['explanation'] += ' Attributed by time only (modified during a login of yours): lower confidence.'
+        if by_time:
+            out[-1]['explanation'] += (' Attributed by time only (modified during a login of yours, no audit record of '
+                                       'who changed %s): lower confidence.' % ', '.join(by_time[:5]))
     roots = [r for r in ev.passwd if r['uid'] == 0 and r['user'] != 'root']
     if roots:
         out.append(_finding('uid0-account', 'high', None, None, [r['ref'] for r in roots], facts={'users': [r['user'] for r in roots]},

@@ -218,3 +218,14 @@ def test_the_summary_names_each_cause():
     lines = '\n'.join(ro.summary_lines('quietnode-vm', findings))
     for cause in ('sysupdate', '/root/.ssh/authorized_keys', 'kdevtmpfsi as www-data', '/etc/passwd'):
         assert cause in lines
+
+
+def test_without_a_baseline_the_changed_files_are_attributed_by_audit_too():
+    # a host with auditd but no persistence_baseline snapshot: recent/changed_files.jsonl and the watches
+    ev = evidence()
+    ev.baseline_diff, ev.baseline = None, None
+    mine = [f for f in of(rr.evaluate(copy.deepcopy(ev), OWNER), 'persistence-owner') if f['facts']['kind'] == 'authorized_keys']
+    assert mine and mine[0]['confidence'] == 'high'
+    assert mine[0]['facts']['attribution']['/root/.ssh/authorized_keys'] == 'your login from 10.0.2.2 (audit session 16)'
+    flagged = [f for f in of(rr.evaluate(as_systemd_run(ev), OWNER), 'persistence') if f['facts']['kind'] == 'authorized_keys']
+    assert flagged and 'night-root-key' in flagged[0]['explanation'] and 'no login session' in flagged[0]['explanation']
