@@ -230,12 +230,15 @@ def detailed_diff(old, new):
                 item['lines_removed'] = before['lines']
             bucket(before['surface'])['removed'].append(item)
         else:
-            changes = dict((k, {'then': before.get(k), 'now': after.get(k)}) for k in ENTRY_FIELDS
-                           if k != 'lines' and before.get(k) != after.get(k))
+            # Only fields both sides have: a snapshot of an older format (no lines) is not "changed" everywhere.
+            changes = dict((k, {'then': before[k], 'now': after[k]}) for k in ENTRY_FIELDS
+                           if k != 'lines' and k in before and k in after and before[k] != after[k])
             item.update(changes=changes, fields=sorted(changes))
             item.update(_lines_diff(before, after))
-            if not changes and not item.get('lines_added') and not item.get('lines_removed') and \
-                    before.get('mtime') != after.get('mtime'):
+            lines_moved = item.get('lines_added') or item.get('lines_removed')
+            if not changes and not lines_moved:
+                if 'mtime' not in before or 'mtime' not in after or before['mtime'] == after['mtime']:
+                    continue
                 item['fields'] = ['mtime']
             bucket(after['surface'])['changed'].append(item)
     accounts = _accounts_diff(old.get('accounts', {}), new.get('accounts', {}))

@@ -5,7 +5,7 @@
 
 Each judge takes the observations (a plain dict, so tests can give any) and returns
 (status, detail), or None when there is nothing to judge (an optional feature not set up).  Status is one of on,
-off, volatile, missing, error.
+off, volatile, missing, error, and for the auth log journal (covered by the persistent journal).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -24,6 +24,9 @@ def fail2ban(obs):
 def auth_log(obs):
     if obs.get('auth_logs'):
         return 'on', ', '.join(obs['auth_logs'])
+    if obs.get('journal_var'):
+        # Debian 12 cloud images have no rsyslog: the persistent journal holds sshd, sudo and PAM.
+        return 'journal', 'no /var/log/auth.log or /var/log/secure; authentication is in the persistent journal'
     return 'missing', 'no /var/log/auth.log or /var/log/secure: authentication is only in the journal'
 
 
@@ -144,6 +147,10 @@ QUESTIONS = {
 }
 
 
+# Statuses that leave no question open: on, or answered by another recorder (the auth log by the journal).
+COVERED = ('on', 'journal')
+
+
 def verdicts(obs, groups):
     out = []
     for recorder, group, judge in JUDGES:
@@ -151,7 +158,7 @@ def verdicts(obs, groups):
         # A judge with nothing to judge (an optional feature that is not set up) says nothing.
         if verdict:
             row = {'recorder': recorder, 'status': verdict[0], 'detail': verdict[1]}
-            if verdict[0] != 'on':
+            if verdict[0] not in COVERED:
                 row['unanswerable'] = list(QUESTIONS.get(recorder, ()))
             out.append(row)
     return out

@@ -67,7 +67,14 @@ SYSLOG_LINE = re.compile(r'^(?P<ts>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|
                          r' \S+ (?P<prog>[^\s\[:]+)(?:\[(?P<pid>\d+)\])?: ?(?P<msg>.*)$')
 F2B_LINE = re.compile(r'^(?P<ts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),\d+ fail2ban\.actions\s.*?\[(?P<jail>[^\]]+)\] (?P<what>Ban|Unban|Restore Ban) (?P<ip>\S+)')
 DPKG_LINE = re.compile(r'^(?P<ts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) (?P<what>install|upgrade|remove|purge) (?P<pkg>\S+)')
-AUDIT_EXE = re.compile(r'msg=audit\((?P<ts>\d\d/\d\d/\d{4} \d\d:\d\d:\d\d)[.\d]*:\d+\).*? exe=(?P<exe>\S+)')
+# ausearch -i prints the year with two digits (11/30/26) on Debian 12's audit 3.0; older tools four.
+AUDIT_EXE = re.compile(r'msg=audit\((?P<ts>\d\d/\d\d/(?:\d\d)?\d\d \d\d:\d\d:\d\d)[.\d]*:\d+\).*? exe=(?P<exe>\S+)')
+# sshd's PAM and login records name the session and the address it came from (ses -> addr).
+AUDIT_LOGIN = re.compile(r'type=(?:USER_LOGIN|USER_START|USER_AUTH|CRED_ACQ) .*? auid=(?P<auid>\S+) ses=(?P<ses>\d+) '
+                         r'.*exe=\S*/sshd(?:-session)? .*?addr=(?P<addr>\S+) .*res=success')
+# Programs that open a session of their own (pam_loginuid) without a remote address; sudo and su keep the login's.
+AUDIT_SESSION_OPEN = re.compile(r'type=USER_START .*? auid=(?P<auid>\S+) ses=(?P<ses>\d+) .*op=PAM:session_open .*'
+                                r'exe=(?P<exe>\S*/(?:cron|crond|atd|systemd|login)) .*res=success')
 JOURNAL_WORDS = re.compile(rb'"(?:sshd|sshd-session|sudo|CRON|cron|crond|systemd)"')
 
 
@@ -132,6 +139,8 @@ class Evidence:
         self.bans = []
         self.banned_now = None
         self.audit_exec = []
+        # audit session id -> (login uid, address) of sshd logins, from audit/ausearch.txt
+        self.audit_sessions = {}
         self.logins = []
         self.baseline = None
         # process history and persistence baseline (_report_process)
@@ -576,13 +585,24 @@ def _audit(ev, name, text):
     for line_no, line in enumerate(text.splitlines(), 1):
         if ' exe=' not in line:
             continue
+        login = AUDIT_LOGIN.search(line)
+        if login and login.group('addr') != '?':
+            ev.audit_sessions[login.group('ses')] = (login.group('auid'), login.group('addr'), Ref(name, line, line=line_no), 'sshd')
+        opened = AUDIT_SESSION_OPEN.search(line)
+        if opened and not (ev.audit_sessions.get(opened.group('ses')) or (0, None))[1]:
+            # a session no remote login opened: cron's, a user manager's; it has no address
+            ev.audit_sessions[opened.group('ses')] = (opened.group('auid'), None, Ref(name, line, line=line_no),
+                                                      opened.group('exe').rsplit('/', 1)[-1])
         m = AUDIT_EXE.search(line)
         if not m:
             continue
-        ts = m.group('ts')
-        epoch = calendar.timegm((int(ts[6:10]), int(ts[0:2]), int(ts[3:5]), int(ts[11:13]), int(ts[14:16]), int(ts[17:19])))
+        day, clock = m.group('ts').split(' ')
+        month, mday, year = day.split('/')
+        year = int(year) + (2000 if len(year) == 2 else 0)
+        epoch = calendar.timegm((year, int(month), int(mday), int(clock[0:2]), int(clock[3:5]), int(clock[6:8])))
         exe = m.group('exe').strip('"')
-        uid = re.search(r' (?:auid|uid)=(\S+)', line)
+        # the user the program ran as (uid=), else the login uid: a service's auid is "unset"
+        uid = re.search(r' uid=(\S+)', line) or re.search(r' auid=(\S+)', line)
         ev.audit_exec.append({'t': epoch, 'exe': exe, 'user': uid.group(1) if uid else '?', 'ref': Ref(name, line, line=line_no)})
 
 

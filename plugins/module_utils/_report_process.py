@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import collections
+import re
 
 from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_records import iso
 from ansible_collections.quietnode.baseline.plugins.module_utils._report_bundle import Ref
@@ -86,6 +87,14 @@ def label(ev, row, own):
     return rules.benign_label(row.name)
 
 
+def kernel_thread(row):
+    """A kernel thread (kthreadd or its children): atop shows it with no command line and no memory.
+    Its name is the kernel's own (rcu_preempt, kworker/0:1), never a disguise."""
+    if row.pid == 2 or row.ppid == 2:
+        return True
+    return row.ppid in (None, 0) and not row.cmdline and not row.rss_kb and row.state != 'Z'
+
+
 def command_of(row):
     return (row.cmdline or row.name)[:120]
 
@@ -106,6 +115,7 @@ def r_cpu_atop(ev, ctx):
         g['first'] = min(g['first'], row.started or row.epoch - row.interval)
         g['last'] = max(g['last'], row.epoch)
         g['exited'] += row.state == 'E'
+        g['kernel'] = g.get('kernel', True) and kernel_thread(row)
         lab = label(ev, row, own)
         if lab:
             g['labels'].add(lab)
@@ -130,7 +140,7 @@ def r_cpu_atop(ev, ctx):
     for (uid, name, command), g in ranked[:20]:
         if g['labels']:
             continue
-        if rules.DISGUISE.match(name) and g['cpu'] >= 1:
+        if rules.DISGUISE.match(name) and g['cpu'] >= 1 and not g['kernel']:
             out.append(rules._finding('exec-disguised', 'high', g['first'], g['last'], [g['ref']],
                                       facts={'command': name, 'command_line': command, 'user': g['user'],
                                              'cpu_s': round(g['cpu'], 1), 'running_s': round(g['last'] - g['first']),
@@ -193,12 +203,55 @@ def iso_e(text):
 
 
 # -- persistence against the baseline ---------------------------------------------------------
-def _owner_event(ev, ctx, windows, event):
-    """A watch event of the owner: its login session is the collection's, or it happened in an owner's session."""
+# The audit login uid and session of a process no login started (systemd units, daemons): the collector writes
+# null for audit's 4294967295 (_evidence_process._int); older or hand-made records may keep the number or "unset".
+UNSET = ('None', '4294967295', 'unset', '-1')
+PACKAGE_EXES = ('dpkg', 'apt', 'apt-get', 'aptitude', 'unattended-upgr', 'unattended-upgrade', 'rpm', 'dnf', 'yum',
+                'dnf-automatic', 'packagekitd')
+
+
+def attribute(ev, ctx, windows, event):
+    """(owner?, how) for one watch event: by its audit session when the records name it, else by time only.
+
+    A session is the owner's when sshd logged it in from the allowlist, the controller or this collection's
+    address, or it is the collection's own; a change with no login (auid unset) was made by a service or a
+    daemon, which is never the owner, except the package manager."""
+    exe = (event.get('exe') or '').rsplit('/', 1)[-1]
+    auid, ses = str(event.get('auid')), str(event.get('ses'))
     session = ev.own_session if isinstance(ev.own_session, dict) else {}
-    if session.get('audit_session') is not None and event.get('ses') == session.get('audit_session'):
-        return True
-    return any(start <= event['epoch'] <= end for start, end in windows)
+    if exe in PACKAGE_EXES or (event.get('comm') or '') in PACKAGE_EXES:
+        return True, 'the package manager (%s)' % exe
+    if auid in UNSET or ses in UNSET:
+        return False, 'a service or daemon (%s, no login session: audit login uid unset)' % (event.get('exe') or event.get('comm'))
+    if session.get('audit_session') is not None and ses == str(session.get('audit_session')):
+        return True, "this collection's own session (audit session %s)" % ses
+    login = (getattr(ev, 'audit_sessions', None) or {}).get(ses)
+    if login and not login[1]:
+        return False, 'a session opened by %s for %s (audit session %s), not a login of yours' % (login[3], login[0], ses)
+    if login:
+        _users, ips = rules.own_session(ev, ctx)
+        addr = login[1]
+        if ctx.allowed(addr) or addr in ctx.controller or addr in ips:
+            return True, 'your login from %s (audit session %s)' % (addr, ses)
+        return False, 'a login of %s from %s (audit session %s), not an address known as yours' % (login[0], addr, ses)
+    if any(start <= event['epoch'] <= end for start, end in windows):
+        return True, 'by time only: during a login of yours (no audit record names session %s)' % ses
+    return False, 'by time only: no login of yours then (no audit record names session %s)' % ses
+
+
+def _owner_event(ev, ctx, windows, event):
+    return attribute(ev, ctx, windows, event)[0]
+
+
+def _path_events(ev):
+    """path -> successful watch events that touched it, oldest first."""
+    out = collections.defaultdict(list)
+    for event in ev.watch_events:
+        if event.get('success', True):
+            for item in event.get('paths') or []:
+                if item.get('name') and event not in out[item['name']]:
+                    out[item['name']].append(event)
+    return out
 
 
 def _item_words(surface, action, item):
@@ -213,6 +266,10 @@ def _item_words(surface, action, item):
         text += ', lines added: %s' % '; '.join(x[:100] for x in added[:3])
     if removed:
         text += ', lines removed: %s' % '; '.join(x[:100] for x in removed[:3])
+    if not added and not removed and item.get('lines_now') and action == 'changed':
+        # a snapshot without lines (format 1): what the file holds now is all that can be said
+        now = [line.split()[-1] if surface == 'authorized_keys' else line for line in item['lines_now'] if line.split()]
+        text += ', now holding: %s' % '; '.join(x[:100] for x in now[-3:])
     return text
 
 
@@ -227,20 +284,36 @@ def r_baseline(ev, ctx):
     by_kind = collections.defaultdict(list)
     routine = collections.defaultdict(list)
     paths_in_diff = set()
+    touched = _path_events(ev)
     for surface, changes in sorted(((diff or {}).get('surfaces') or {}).items()):
         if surface in ('listening', 'modules', 'accounts'):
+            # the account files are said by _accounts(); they are not "undone" either
+            paths_in_diff.update(i.get('path') for a in changes.values() for i in a if isinstance(i, dict) and i.get('path'))
+            if surface == 'accounts':
+                paths_in_diff.update(('/etc/passwd', '/etc/group', '/etc/shadow', '/etc/gshadow'))
             continue
         for action in ('added', 'removed', 'changed'):
             for item in changes.get(action, []):
+                # An older collector compared a format-1 snapshot with a format-2 host: nothing differs.
+                if action == 'changed' and not (item.get('fields') or item.get('lines_added') or item.get('lines_removed')):
+                    continue
                 paths_in_diff.add(item['path'])
                 ref = Ref(ev.members['baseline_diff'][0] if ev.members['baseline_diff'] else 'baseline/diff.json',
                           item['path'], key='surfaces.%s.%s' % (surface, action))
                 mtime = item.get('mtime_now') or item.get('mtime_then')
                 epoch = rules.iso_epoch(mtime) if mtime else None
                 entry = (epoch, _item_words(surface, action, item), ref, item)
-                if item['path'].startswith(PACKAGE_PATHS) and (packages or surface == 'suid' and action == 'changed'):
+                events = touched.get(item['path'])
+                if events:
+                    # The audit watches name who wrote the file: identity decides, not the time.
+                    who = [attribute(ev, ctx, windows, e) for e in events]
+                    item = dict(item, attribution='; '.join(sorted(set(h for _o, h in who))))
+                    entry = (epoch, '%s; made by %s' % (entry[1], item['attribution']), ref, item)
+                    (routine if all(o for o, _h in who) else by_kind)[surface].append(entry)
+                elif item['path'].startswith(PACKAGE_PATHS) and (packages or surface == 'suid' and action == 'changed'):
                     routine[surface].append(entry)
                 elif epoch is not None and any(start <= epoch <= end for start, end in windows):
+                    entry[3]['attribution'] = 'by time only: changed during a login of yours (no audit record of the change)'
                     routine[surface].append(entry)
                 else:
                     by_kind[surface].append(entry)
@@ -250,16 +323,24 @@ def r_baseline(ev, ctx):
                                   [e[2] for e in entries[:10]],
                                   facts={'kind': surface, 'source': 'baseline/diff.json',
                                          'snapshot': (diff or {}).get('snapshot'),
+                                         'paths': [e[3]['path'] for e in entries],
                                          'items': [dict(e[3], what=e[1]) for e in entries[:50]]},
                                   kind=KINDS.get(surface, surface), what='; '.join(e[1] for e in entries[:5])))
     for surface, entries in sorted(routine.items()):
         times = [e[0] for e in entries if e[0]]
-        out.append(rules._finding('persistence-owner', 'high', min(times) if times else None, max(times) if times else None,
-                                  [e[2] for e in entries[:10]], labels=['owner'],
-                                  facts={'kind': surface, 'source': 'baseline/diff.json',
-                                         'why': 'package manager run or a session of yours',
-                                         'paths': [e[3]['path'] for e in entries]},
-                                  kind=KINDS.get(surface, surface), what=', '.join(e[3]['path'] for e in entries[:8])))
+        by_time = [e[3]['path'] for e in entries if (e[3].get('attribution') or '').startswith('by time only')]
+        f = rules._finding('persistence-owner', 'low' if by_time else 'high', min(times) if times else None,
+                           max(times) if times else None, [e[2] for e in entries[:10]], labels=['owner'],
+                           facts={'kind': surface, 'source': 'baseline/diff.json',
+                                  'why': 'package manager run or a session of yours',
+                                  'paths': [e[3]['path'] for e in entries],
+                                  'attribution': dict((e[3]['path'], e[3].get('attribution') or 'package manager run')
+                                                      for e in entries)},
+                           kind=KINDS.get(surface, surface), what=', '.join(e[3]['path'] for e in entries[:8]))
+        if by_time:
+            f['explanation'] += (' Attributed by time only (no audit record names who changed %s): lower confidence.'
+                                 % ', '.join(by_time[:5]))
+        out.append(f)
     out.extend(_accounts(ev, diff))
     out.extend(_undone(ev, ctx, windows, paths_in_diff))
     return out
@@ -292,8 +373,21 @@ def _accounts(ev, diff):
     times = [rules.iso_epoch(i['mtime_now']) for i in files.get('changed', []) + files.get('added', []) if i.get('mtime_now')]
     return [rules._finding('persistence', 'high', min(times) if times else None, max(times) if times else None, [ref],
                            severity='critical' if any(root for _t, root in items) else None,
-                           facts={'kind': 'accounts', 'source': 'baseline/diff.json', 'items': [t for t, _r in items]},
+                           facts={'kind': 'accounts', 'source': 'baseline/diff.json', 'items': [t for t, _r in items],
+                                  'paths': sorted(set(i['path'] for i in files.get('changed', []) + files.get('added', [])
+                                                      if i.get('path'))),
+                                  'users': sorted(set(r.get('name') for r in passwd.get('added', []) + passwd.get('changed', [])
+                                                      if r.get('name')))},
                            kind=KINDS['accounts'], what='; '.join(t for t, _r in items[:6]))]
+
+
+# Names a watch records that are no persistence of their own: shadow-utils' lock and backup files
+# (/etc/passwd+, /etc/shadow-), sed -i's scratch copy and a path the kernel could not resolve.
+SCRATCH = re.compile(r'[+-]$|\(null\)$|/sed[A-Za-z0-9]{6}$|\.dpkg-(new|old|tmp|dist)$')
+
+
+def _scratch(path):
+    return bool(SCRATCH.search(path))
 
 
 def _undone(ev, ctx, windows, paths_in_diff):
@@ -304,14 +398,18 @@ def _undone(ev, ctx, windows, paths_in_diff):
             continue
         for item in event.get('paths') or []:
             name = item.get('name') or ''
-            if not name or name in paths_in_diff or name.endswith('/'):
+            if not name or name in paths_in_diff or name.endswith('/') or _scratch(name):
                 continue
             by_path.setdefault(name, []).append((event, item.get('action')))
+    # the surfaces a reader knows (cron, units, keys) first, so the explanation names them
+    by_path = collections.OrderedDict(sorted(by_path.items(), key=lambda kv: rules.persistence_kind(kv[0]) is None))
     mine, other = [], []
     for path, events in by_path.items():
         owner = all(_owner_event(ev, ctx, windows, e) for e, _a in events)
         tool = all(rules.benign_label(e.get('comm') or '') == 'package manager' for e, _a in events)
         (mine if owner or tool else other).append((path, events))
+    by_time = [path for path, events in mine
+               if any(attribute(ev, ctx, windows, e)[1].startswith('by time only') for e, _a in events)]
     out = []
     for rule, group in (('persistence-undone', other), ('persistence-owner', mine)):
         if not group:
@@ -321,20 +419,28 @@ def _undone(ev, ctx, windows, paths_in_diff):
             steps = ', '.join('%s %s by %s (uid %s, login uid %s)' % (
                 action or e.get('syscall'), rules.when(e['epoch']), e.get('comm'), e.get('uid'), e.get('auid'))
                 for e, action in events[:4])
-            words.append('%s: %s' % (path, steps))
+            who = sorted(set(attribute(ev, ctx, windows, e)[1] for e, _a in events))
+            words.append('%s: %s; made by %s' % (path, steps, ' and '.join(who)))
             refs.extend(e['ref'] for e, _a in events[:2])
             times.extend(e['epoch'] for e, _a in events)
             facts.append({'path': path, 'events': [{'time': e.get('time'), 'action': a, 'syscall': e.get('syscall'),
                                                     'comm': e.get('comm'), 'exe': e.get('exe'), 'uid': e.get('uid'),
-                                                    'auid': e.get('auid')} for e, a in events[:10]]})
+                                                    'auid': e.get('auid'), 'ses': e.get('ses'),
+                                                    'attribution': attribute(ev, ctx, windows, e)[1]}
+                                                   for e, a in events[:10]]})
         if rule == 'persistence-undone':
             out.append(rules._finding(rule, 'high', min(times), max(times), refs,
-                                      facts={'items': facts, 'source': 'baseline/watch_events.jsonl'}, what='; '.join(words[:5])))
+                                      facts={'items': facts, 'paths': [f['path'] for f in facts],
+                                             'source': 'baseline/watch_events.jsonl'}, what='; '.join(words[:5])))
         else:
-            out.append(rules._finding(rule, 'high', min(times), max(times), refs, labels=['owner'],
-                                      facts={'kind': 'watched files', 'paths': [f['path'] for f in facts],
-                                             'source': 'baseline/watch_events.jsonl'},
-                                      kind='watched persistence files', what=', '.join(f['path'] for f in facts[:8])))
+            f = rules._finding(rule, 'low' if by_time else 'high', min(times), max(times), refs, labels=['owner'],
+                               facts={'kind': 'watched files', 'paths': [f['path'] for f in facts],
+                                      'source': 'baseline/watch_events.jsonl', 'items': facts},
+                               kind='watched persistence files', what=', '.join(f['path'] for f in facts[:8]))
+            if by_time:
+                f['explanation'] += (' Attributed by time only (no audit record names the session that changed %s): '
+                                     'lower confidence.' % ', '.join(by_time[:5]))
+            out.append(f)
     return out
 
 

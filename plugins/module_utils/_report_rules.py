@@ -15,6 +15,7 @@ import collections
 import ipaddress
 import re
 
+from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_readiness import COVERED as READINESS_COVERED
 from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_readiness import QUESTIONS as READINESS_QUESTIONS
 from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_records import iso
 from ansible_collections.quietnode.baseline.plugins.module_utils._report_bundle import EXACT_LINES, iso_epoch
@@ -439,20 +440,24 @@ def r_exec_temp(ev, ctx):
         refs.append({'member': ev.members['flagged'][0] if ev.members['flagged'] else 'live/flagged_processes.json',
                      'key': 'pid %s' % proc['pid'], 'excerpt': proc['exe']})
         pids.append(str(proc['pid']))
+    audited = []
     for rec in ev.audit_exec:
         exe = rec['exe']
         if exe.startswith(TEMP_DIRS) or exe.startswith('/memfd:') or exe.endswith('(deleted)'):
             items.append('audit saw %s run %s at %s' % (rec['user'], exe, when(rec['t'])))
             refs.append(rec['ref'])
+            audited.append(rec)
     if items:
-        times = [r['t'] for r in ev.audit_exec] or [ev.started]
-        users = set()
+        # the time of the flagged programs, not of every program audit saw
+        times = [r['t'] for r in audited] or [ev.started]
+        users = set(r['user'] for r in audited)
         for proc in ev.flagged or []:
             for p in ev.processes or []:
                 if p.get('pid') == proc['pid']:
                     users.add(p.get('user'))
         out.append(_finding('exec-temp', 'high', min(times), max(times), refs,
-                            facts={'items': items, 'users': sorted(u for u in users if u)},
+                            facts={'items': items, 'users': sorted(u for u in users if u),
+                                   'programs': [{'program': r['exe'], 'user': r['user'], 'time': iso(r['t'])} for r in audited[:20]]},
                             what='; '.join(items[:4]), pids=' '.join(pids) or '(already ended)'))
     elif 'processes' in ev.present:
         out.append(_finding('live-nothing-flagged', 'medium', ev.started, ev.started,
@@ -623,6 +628,9 @@ def r_persistence(ev, ctx):
     windows = owner_windows(ev, ctx, own_session(ev, ctx))
     meta_only = []
     since = iso(int(ev.since))
+    # imported here: _report_process builds on this module's helpers
+    from ansible_collections.quietnode.baseline.plugins.module_utils import _report_process as process
+    touched = process._path_events(ev)
     # With a baseline difference, _report_process.r_baseline compares every surface with the snapshot instead.
     for row in ([] if isinstance(getattr(ev, 'baseline_diff', None), dict) else ev.changed):
         path = row.get('path', '')
@@ -636,8 +644,14 @@ def r_persistence(ev, ctx):
             meta_only.append(row)
             continue
         mtime = iso_epoch(row['mtime'])
+        if touched.get(path):
+            # the audit watches name who wrote it: identity decides, not the time (_report_process.attribute)
+            who = [process.attribute(ev, ctx, windows, e) for e in touched[path]]
+            row = dict(row, attribution='; '.join(sorted(set(h for _o, h in who))))
+            (by_owner if all(o for o, _h in who) else by_kind)[kind].append(row)
+            continue
         if any(start <= mtime <= end for start, end in windows):
-            by_owner[kind].append(row)
+            by_owner[kind].append(dict(row, attribution='time only'))
             continue
         by_kind[kind].append(row)
     if meta_only:
@@ -648,7 +662,8 @@ def r_persistence(ev, ctx):
         refs = [r['ref'] for r in rows[:10]]
         what = []
         for r in rows[:6]:
-            detail = '%s (modified %s)' % (r['path'], when_iso(r.get('mtime')))
+            detail = '%s (modified %s%s)' % (r['path'], when_iso(r.get('mtime')),
+                                             (' by %s' % r['attribution']) if r.get('attribution') else '')
             if kind == 'authorized_keys':
                 text = ev.keys.get('files' + r['path'], '')
                 comments = [line.split()[-1] for line in text.splitlines() if line.strip() and not line.startswith('#')]
@@ -663,9 +678,15 @@ def r_persistence(ev, ctx):
         out[-1]['time_range'] = {'start': min(times) if times else None, 'end': max(times) if times else None}
     for kind, rows in sorted(by_owner.items()):
         times = [iso_epoch(r['mtime']) for r in rows]
-        out.append(_finding('persistence-owner', 'medium', min(times), max(times), [r['ref'] for r in rows[:10]],
-                            facts={'kind': kind, 'paths': [r['path'] for r in rows]}, labels=['owner'], kind=kind,
+        by_time = [r['path'] for r in rows if r.get('attribution') == 'time only']
+        out.append(_finding('persistence-owner', 'low' if by_time else 'high', min(times), max(times), [r['ref'] for r in rows[:10]],
+                            facts={'kind': kind, 'paths': [r['path'] for r in rows],
+                                   'attribution': dict((r['path'], r.get('attribution')) for r in rows)},
+                            labels=['owner'], kind=kind,
                             what=', '.join(r['path'] for r in rows[:8]) + (' and %d more' % (len(rows) - 8) if len(rows) > 8 else '')))
+        if by_time:
+            out[-1]['explanation'] += (' Attributed by time only (modified during a login of yours, no audit record of '
+                                       'who changed %s): lower confidence.' % ', '.join(by_time[:5]))
     roots = [r for r in ev.passwd if r['uid'] == 0 and r['user'] != 'root']
     if roots:
         out.append(_finding('uid0-account', 'high', None, None, [r['ref'] for r in roots], facts={'users': [r['user'] for r in roots]},
@@ -718,8 +739,12 @@ def r_benign(ev, ctx):
 
 def r_recorders(ev, ctx):
     out = []
+    journal_on = any(r.get('recorder') == 'journal' and r.get('status') == 'on' for r in ev.readiness or [])
     for row in ev.readiness or []:
-        if row.get('status') == 'on':
+        if row.get('status') in READINESS_COVERED:
+            continue
+        # Older bundles said "missing" for a host without rsyslog; its persistent journal answers the same questions.
+        if row.get('recorder') == 'auth log' and journal_on:
             continue
         name = row.get('recorder', '?')
         asked = row.get('unanswerable') or RECORDER_QUESTIONS.get(name, ('(unknown recorder)',))

@@ -1,0 +1,231 @@
+"""The report on a real bundle from the `incident` scenario's Debian 12 VM (fixtures/report/incident-night1.tar.gz,
+the night of 2026-11-30; trimmed: journal without its audit and most kernel lines, ausearch without BPF and
+service records, no ssh moduli; manifest entries of the trimmed members rewritten). Everything in that night was
+planted by Ansible as qnadmin + sudo from 10.0.2.2 (the controller, audit session 16); later nights plant the
+root-level persistence through systemd-run, whose records carry auid=unset and ses=unset, as the benign cases
+rewrite them here.
+"""
+
+import copy
+import json
+import os
+import tarfile
+
+from ansible_collections.quietnode.baseline.plugins.module_utils import _evidence_process as ep
+from ansible_collections.quietnode.baseline.plugins.module_utils import _evidence_readiness as readiness
+from ansible_collections.quietnode.baseline.plugins.module_utils import _report_bundle as rb
+from ansible_collections.quietnode.baseline.plugins.module_utils import _report_output as ro
+from ansible_collections.quietnode.baseline.plugins.module_utils import _report_process as rp
+from ansible_collections.quietnode.baseline.plugins.module_utils import _report_rules as rr
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BUNDLE = os.path.join(HERE, '..', '..', 'fixtures', 'report', 'incident-night1.tar.gz')
+OWNER = rr.Context(allowlist=['10.0.2.2'])
+_CACHE = {}
+
+
+def evidence():
+    if 'ev' not in _CACHE:
+        _CACHE['ev'] = rb.read_bundle(BUNDLE)
+    return copy.deepcopy(_CACHE['ev'])
+
+
+def member(rel):
+    with tarfile.open(BUNDLE) as tar:
+        name = [n for n in tar.getnames() if n.endswith('/' + rel)][0]
+        return json.loads(tar.extractfile(name).read())
+
+
+def of(findings, rule):
+    return [f for f in findings if f['rule'] == rule]
+
+
+def as_systemd_run(ev, unset=None):
+    """The watch records as a transient unit started by PID 1 writes them: no login uid, no session (the
+    collector writes audit's 4294967295 as null)."""
+    for event in ev.watch_events:
+        event['auid'], event['ses'] = unset, unset
+    return ev
+
+
+def test_the_collector_writes_an_unset_login_uid_as_null():
+    # a real raw record (fixtures/evidence/audit/watch.log): rm of /etc/cron.d/beacon by a unit started by PID 1
+    with open(os.path.join(HERE, '..', '..', 'fixtures', 'evidence', 'audit', 'watch.log')) as handle:
+        lines = [line for line in handle.read().splitlines() if 'msg=audit(1796014560.004:830)' in line]
+    watch = ep.WatchEvents()
+    watch.feed(lines)
+    event = list(watch.rows())[0]
+    assert event['auid'] is None and event['ses'] is None and event['exe'] == '/usr/bin/rm'
+    ev = evidence()
+    assert rp.attribute(ev, OWNER, [(0, 2 ** 40)], event)[0] is False
+
+
+def test_an_unset_login_uid_written_as_a_number_is_unset_too():
+    findings = rr.evaluate(as_systemd_run(evidence(), 4294967295), OWNER)
+    assert len(of(findings, 'persistence-undone')) == 1
+
+
+# -- A: owner by identity -------------------------------------------------------------------------
+def test_the_audit_records_map_sessions_to_addresses():
+    ev = evidence()
+    assert ev.audit_sessions['16'][:2] == ('qnadmin', '10.0.2.2')
+    # cron's sessions (05:35:03, ses 18) have no address
+    assert ev.audit_sessions['18'][:2] == ('root', None) and ev.audit_sessions['18'][3] == 'cron'
+
+
+def test_a_change_made_in_a_cron_session_is_not_yours():
+    # as the planted cron job itself would write it: cron opened session 18 for root
+    ev = evidence()
+    for event in ev.watch_events:
+        if event['paths'][0]['name'] == '/root/.ssh/authorized_keys':
+            event['auid'], event['ses'] = 0, 18
+    findings = rr.evaluate(ev, OWNER)
+    keys = [f for f in of(findings, 'persistence') if f['facts'].get('kind') == 'authorized_keys']
+    assert keys and 'a session opened by cron for root (audit session 18)' in keys[0]['explanation']
+    assert 'night-root-key' in keys[0]['explanation']
+
+
+def test_changes_of_your_own_audit_session_are_yours():
+    findings = rr.evaluate(evidence(), OWNER)
+    owner = of(findings, 'persistence-owner')
+    keys = [f for f in owner if f['facts'].get('kind') == 'authorized_keys'][0]
+    assert keys['facts']['attribution']['/root/.ssh/authorized_keys'] == 'your login from 10.0.2.2 (audit session 16)'
+    assert keys['confidence'] == 'high' and 'by time only' not in keys['explanation']
+    assert not of(findings, 'persistence-undone')
+
+
+def test_a_service_writing_while_you_are_logged_in_is_flagged():
+    # the owner's logins of that night still cover the minutes: only identity tells them apart
+    findings = rr.evaluate(as_systemd_run(evidence()), OWNER)
+    keys = [f for f in of(findings, 'persistence') if f['facts'].get('kind') == 'authorized_keys']
+    assert len(keys) == 1 and keys[0]['severity'] == 'high'
+    assert '/root/.ssh/authorized_keys' in keys[0]['explanation'] and 'night-root-key' in keys[0]['explanation']
+    assert 'audit login uid unset' in keys[0]['explanation']
+    undone = of(findings, 'persistence-undone')
+    assert len(undone) == 1 and undone[0]['severity'] == 'high'
+    paths = [i['path'] for i in undone[0]['facts']['items']]
+    assert {'/etc/cron.d/night-sync', '/etc/systemd/system/night-beacon.timer'} <= set(paths)
+    # the cron file and the timer are named in the words, before any other path; no scratch files
+    assert undone[0]['explanation'].index('/etc/cron.d/night-sync') < 200
+    assert 'night-beacon.timer' in undone[0]['explanation']
+    assert not [p for p in paths if p.endswith(('+', '(null)')) or '/sed' in p or p.startswith('/etc/group')]
+    assert 'no login session' in undone[0]['explanation']
+    assert not [f for f in of(findings, 'persistence-owner') if f['facts'].get('kind') == 'authorized_keys']
+
+
+def test_the_package_manager_without_a_login_stays_benign():
+    ev = as_systemd_run(evidence())
+    for event in ev.watch_events:
+        event['exe'], event['comm'] = '/usr/bin/dpkg', 'dpkg'
+    findings = rr.evaluate(ev, OWNER)
+    assert not of(findings, 'persistence-undone')
+    assert not [f for f in of(findings, 'persistence') if f['facts'].get('kind') == 'authorized_keys']
+
+
+def test_a_login_from_another_address_is_not_yours():
+    ev = evidence()
+    auid, _addr, ref, exe = ev.audit_sessions['16']
+    ev.audit_sessions['16'] = (auid, '10.237.41.20', ref, exe)
+    ev.own_session = None
+    findings = rr.evaluate(ev, rr.Context(allowlist=['192.0.2.0/24']))
+    keys = [f for f in of(findings, 'persistence') if f['facts'].get('kind') == 'authorized_keys']
+    assert keys and 'from 10.237.41.20 (audit session 16), not an address known as yours' in keys[0]['explanation']
+
+
+def test_without_audit_records_the_time_window_decides_and_says_so():
+    ev = evidence()
+    ev.watch_events = []
+    findings = rr.evaluate(ev, OWNER)
+    keys = [f for f in of(findings, 'persistence-owner') if f['facts'].get('kind') == 'authorized_keys'][0]
+    assert keys['confidence'] == 'low' and 'Attributed by time only' in keys['explanation']
+
+
+# -- B: an older snapshot format is not a change -------------------------------------------------
+def test_an_older_snapshot_format_reports_no_phantom_changes():
+    then = member('baseline/snapshot.json')
+    assert then['format'] == 1
+    diff = member('baseline/diff.json')
+    lines = dict((i['path'], i.get('lines_now')) for s in diff['surfaces'].values() for i in s.get('changed', [])
+                 if 'path' in i)
+    now = copy.deepcopy(then)
+    now['format'] = 2
+    for path, entry in now['files'].items():
+        if lines.get(path) is not None:
+            entry['lines'] = lines[path]
+    key = now['files']['/root/.ssh/authorized_keys']
+    key.update(sha256='245cfbf37ebab2bd3e0decc4dc7746717683936991520d5276a4528256b215fb', size=195,
+               mtime='2026-11-30T05:35:11Z')
+    now['files']['/home/qnadmin/.ssh/authorized_keys']['mtime'] = '2026-11-30T05:39:23Z'
+    changed = dict((i['path'], i) for s in ep.detailed_diff(then, now)['surfaces'].values() for i in s['changed'])
+    assert sorted(changed) == ['/home/qnadmin/.ssh/authorized_keys', '/root/.ssh/authorized_keys']
+    assert changed['/root/.ssh/authorized_keys']['fields'] == ['sha256', 'size']
+    assert changed['/home/qnadmin/.ssh/authorized_keys']['fields'] == ['mtime']
+
+
+def test_the_report_ignores_changed_items_with_nothing_changed():
+    findings = rr.evaluate(evidence(), OWNER)
+    named = ' '.join(f['explanation'] for f in findings)
+    for phantom in ('/etc/cron.d/.placeholder', '/etc/sudoers', '/etc/ld.so.conf'):
+        assert phantom not in named
+
+
+# -- C: kernel threads ---------------------------------------------------------------------------
+def test_kernel_threads_are_not_disguised():
+    ev = evidence()
+    assert [r for r in ev.atop if r.name == 'rcu_preempt' and r.ppid == 2]
+    hits = of(rr.evaluate(ev, OWNER), 'exec-disguised')
+    assert [h['facts']['command'] for h in hits] == ['kdevtmpfsi']
+    assert hits[0]['facts']['user'] == 'www-data'
+
+
+# -- D: no rsyslog, a persistent journal -----------------------------------------------------------
+def test_auth_log_is_covered_by_the_persistent_journal():
+    assert readiness.auth_log({'journal_var': True})[0] == 'journal'
+    assert readiness.auth_log({})[0] == 'missing'
+    rows = readiness.verdicts({'journal_var': True, 'journal_head': 1796014079}, {'auth', 'journal'})
+    assert [r for r in rows if r['recorder'] == 'auth log'][0].get('unanswerable') is None
+
+
+def test_the_report_does_not_flag_the_auth_log_when_the_journal_is_on():
+    ev = evidence()
+    assert [r for r in ev.readiness if r['recorder'] == 'auth log'][0]['status'] == 'missing'
+    off = [f['facts']['recorder'] for f in of(rr.evaluate(ev, OWNER), 'recorder-off')]
+    assert 'auth log' not in off and 'sysstat' in off
+    for row in ev.readiness:
+        if row['recorder'] == 'journal':
+            row['status'] = 'volatile'
+    assert 'auth log' in [f['facts']['recorder'] for f in of(rr.evaluate(ev, OWNER), 'recorder-off')]
+
+
+# -- E: the miner, from audit's own record of its start -------------------------------------------
+def test_the_audit_record_of_the_miner_names_its_path_and_user():
+    # ausearch -i on Debian 12 prints 11/30/26: a two-digit year
+    ev = evidence()
+    runs = [r for r in ev.audit_exec if r['exe'] == '/dev/shm/kdevtmpfsi']
+    assert len(runs) == 1 and runs[0]['user'] == 'www-data' and runs[0]['t'] == 1796016876
+    audit = [f for f in of(rr.evaluate(ev, OWNER), 'exec-temp') if f['facts'].get('programs')]
+    assert len(audit) == 1 and audit[0]['facts']['programs'][0]['program'] == '/dev/shm/kdevtmpfsi'
+    assert audit[0]['facts']['users'] == ['www-data']
+    assert audit[0]['time_range'] == {'start': '2026-11-30T05:34:36Z', 'end': '2026-11-30T05:34:36Z'}
+
+
+def test_the_summary_names_each_cause():
+    findings = rr.evaluate(as_systemd_run(evidence()), OWNER)
+    accounts = [f for f in of(findings, 'persistence') if f['facts']['kind'] == 'accounts'][0]
+    assert accounts['facts']['users'] == ['sysupdate'] and '/etc/passwd' in accounts['facts']['paths']
+    keys = [f for f in of(findings, 'persistence') if f['facts']['kind'] == 'authorized_keys'][0]
+    assert '/root/.ssh/authorized_keys' in keys['facts']['paths']
+    lines = '\n'.join(ro.summary_lines('quietnode-vm', findings))
+    for cause in ('sysupdate', '/root/.ssh/authorized_keys', 'kdevtmpfsi as www-data', '/etc/passwd'):
+        assert cause in lines
+
+
+def test_without_a_baseline_the_changed_files_are_attributed_by_audit_too():
+    # a host with auditd but no persistence_baseline snapshot: recent/changed_files.jsonl and the watches
+    ev = evidence()
+    ev.baseline_diff, ev.baseline = None, None
+    mine = [f for f in of(rr.evaluate(copy.deepcopy(ev), OWNER), 'persistence-owner') if f['facts']['kind'] == 'authorized_keys']
+    assert mine and mine[0]['confidence'] == 'high'
+    assert mine[0]['facts']['attribution']['/root/.ssh/authorized_keys'] == 'your login from 10.0.2.2 (audit session 16)'
+    flagged = [f for f in of(rr.evaluate(as_systemd_run(ev), OWNER), 'persistence') if f['facts']['kind'] == 'authorized_keys']
+    assert flagged and 'night-root-key' in flagged[0]['explanation'] and 'no login session' in flagged[0]['explanation']
