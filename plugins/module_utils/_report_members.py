@@ -56,6 +56,13 @@ MEMBERS = {
     'dnf_log': (('files/var/log/dnf.rpm.log',), 'packages', 'package installs and upgrades (EL)'),
     'fail2ban_log': (('files/var/log/fail2ban.log', 'files/var/log/fail2ban.log.1'), 'fail2ban', 'bans and unbans'),
     'fail2ban_banned': (('firewall/fail2ban_banned.txt',), 'firewall', 'addresses banned at collection time'),
+    # The network recorders (connlog and firewall roles), decoded from the journal by the collector; bundles
+    # written before them lack these members, which lowers confidence but is no error (same format number:
+    # they only add members).
+    'connections': (('network/connections.jsonl',), 'journal', 'new outbound connections with uid, destination and port'),
+    'unit_ip': (('network/unit_ip.jsonl',), 'journal', 'bytes sent and received per systemd unit, when it stopped'),
+    'denied': (('network/denied.json',), 'journal', 'refused inbound packets per source address'),
+    'network_summary': (('network/summary.json',), 'journal', 'whether the network recorders were loaded, line counts'),
     # A snapshot taken at provisioning, written by the recorders work (issue 12); compared when present.
     'baseline': (('baseline/snapshot.json',), 'baseline', 'state at provisioning, to compare persistence against'),
 }
