@@ -32,6 +32,13 @@ description:
     (low, medium, high), C(title), C(explanation), C(next_steps), C(time_range) (C(start), C(end), UTC ISO 8601 or null),
     C(evidence) (a list of C(member) plus one of C(line), C(record) or C(key), with an C(excerpt)), C(facts) (rule-specific
     values, such as C(sources) of an SSH brute force) and C(labels) (C(owner), C(benign))."
+  - "Network findings (from the bundle's C(network/) members; the connlog role's README describes them): C(net-out-unit)
+    (a systemd unit that sent at least 10 MB; facts C(unit), C(uid), C(user), C(bytes_out), C(bytes_in),
+    C(destinations) as C(address:port), C(connections), C(started), C(stopped)), C(port-scan) (a source refused on at
+    least 10 ports; facts C(src), C(packets), C(distinct_ports), C(ports) as C(proto/port), C(protocols), C(first),
+    C(last), C(lower_bound) because the log is rate-limited) and C(ping-sweep) (ICMP echo or timestamp requests
+    refused; facts C(src), C(echo_requests), C(first), C(last)). C(net-out-spike) adds C(recorded), the units and
+    connections the network recorders hold for the spike's minutes."
 author:
   - quietnode maintainers (@quietnode)
 options:
