@@ -17,6 +17,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import collections
+import ipaddress
 import json
 import re
 
@@ -30,7 +32,13 @@ UNIT_STARTED_ID = '39f53479d3a045ac8e11786248231fbf'  # "Started <unit>": when t
 CONNLOG_TABLE = 'table inet quietnode_connlog'
 DENIED_RULE = 'log prefix "%s"' % DENIED_PREFIX
 
-_NEEDLES = (CONNLOG_PREFIX.encode(), DENIED_PREFIX.encode(), UNIT_RESOURCES_ID.encode(), UNIT_STARTED_ID.encode())
+# The kernel audit record of a service start (journald reads the audit socket): systemd writes no "Started"
+# line for transient units (systemd-run), so this is often the only start time.
+AUDIT_SERVICE_START = b'SERVICE_START'
+_AUDIT_UNIT = re.compile(r"msg='unit=(\S+)")
+_NEEDLES = (CONNLOG_PREFIX.encode(), DENIED_PREFIX.encode(), UNIT_RESOURCES_ID.encode(), UNIT_STARTED_ID.encode(),
+            AUDIT_SERVICE_START)
+RETRY_WINDOW = 120  # s: a SYN sent again unanswered is "new" to conntrack each time; one row per connection
 # A non-root uid a unit's own lines carry, so a unit's stop message can name its user.
 _UNIT_UID = re.compile(rb'"_SYSTEMD_UNIT":"([^"]{1,200})"')
 _UID = re.compile(rb'"_UID":"(\d+)"')
@@ -53,6 +61,14 @@ def packet_fields(message, prefix):
     return out
 
 
+def address(text):
+    """An address as the kernel logs it (IPv6 written out in full) in its short form."""
+    try:
+        return ipaddress.ip_address(text).compressed
+    except ValueError:
+        return text
+
+
 def _int(value):
     try:
         return int(value)
@@ -63,10 +79,11 @@ def _int(value):
 def connection(fields, when, names):
     """One connections.jsonl row from a connlog line's fields."""
     uid = _int(fields.get('UID'))
-    src = fields.get('SRC')
+    src = address(fields['SRC']) if fields.get('SRC') else None
     return {'time': iso(when), 'uid': uid, 'user': names.get(uid) if uid is not None else None,
             'gid': _int(fields.get('GID')), 'proto': (fields.get('PROTO') or '').lower() or None,
-            'family': 'ipv6' if src and ':' in src else 'ipv4', 'src': src, 'dst': fields.get('DST'),
+            'family': 'ipv6' if src and ':' in src else 'ipv4', 'src': src,
+            'dst': address(fields['DST']) if fields.get('DST') else None,
             'sport': _int(fields.get('SPT')), 'dport': _int(fields.get('DPT')),
             'icmp_type': _int(fields.get('TYPE')), 'out': fields.get('OUT') or None}
 
@@ -84,7 +101,7 @@ class DeniedSources:
         self.lines += 1
         minute = (iso(int(when) // 60 * 60) or '')[:16]
         self.per_minute[minute] = self.per_minute.get(minute, 0) + 1
-        src = fields.get('SRC')
+        src = address(fields['SRC']) if fields.get('SRC') else None
         if not src:
             return
         entry = self.sources.get(src)
@@ -106,7 +123,7 @@ class DeniedSources:
         if proto in ('icmp', 'icmpv6') and fields.get('TYPE'):
             entry['icmp_types'][fields['TYPE']] = entry['icmp_types'].get(fields['TYPE'], 0) + 1
         if fields.get('DST') and len(entry['destinations']) < 64:
-            entry['destinations'].add(fields['DST'])
+            entry['destinations'].add(address(fields['DST']))
         if fields.get('IN'):
             entry['interfaces'].add(fields['IN'])
 
@@ -134,7 +151,8 @@ class NetworkJournal:
         self.denied = DeniedSources()
         self.unit_users = {}
         self.unit_started = {}
-        self.counts = {'connlog_lines': 0, 'denied_lines': 0, 'unit_ip_records': 0,
+        self.recent = collections.OrderedDict()
+        self.counts = {'connlog_lines': 0, 'connlog_retries': 0, 'denied_lines': 0, 'unit_ip_records': 0,
                        'unit_ip_records_with_bytes': 0, 'connlog_per_minute': {}}
         self.first = {}
 
@@ -156,21 +174,41 @@ class NetworkJournal:
             if entry.get('MESSAGE_ID') == UNIT_RESOURCES_ID:
                 self._unit(entry, when)
             elif entry.get('MESSAGE_ID') == UNIT_STARTED_ID:
-                unit = entry.get('UNIT') or entry.get('USER_UNIT')
-                if isinstance(unit, str) and (unit in self.unit_started or len(self.unit_started) < MAX_UNIT_USERS):
-                    self.unit_started[unit] = when
+                self._started(entry.get('UNIT') or entry.get('USER_UNIT'), when)
+            elif entry.get('_TRANSPORT') == 'audit' and isinstance(message, str) and message.startswith('SERVICE_START'):
+                unit = _AUDIT_UNIT.search(message)
+                if unit and 'res=success' in message:
+                    self._started(unit.group(1) + ('' if '.' in unit.group(1) else '.service'), when)
             elif not isinstance(message, str) or entry.get('_TRANSPORT') != 'kernel':
                 continue
             elif CONNLOG_PREFIX in message:
                 self.counts['connlog_lines'] += 1
+                row = connection(packet_fields(message, CONNLOG_PREFIX), when, self.names)
+                if self._retry(row, when):
+                    continue
                 minute = (iso(int(when) // 60 * 60) or '')[:16]
                 per = self.counts['connlog_per_minute']
                 per[minute] = per.get(minute, 0) + 1
-                row = connection(packet_fields(message, CONNLOG_PREFIX), when, self.names)
                 self.connections.write(json.dumps(row, sort_keys=True).encode('utf-8') + b'\n')
             elif DENIED_PREFIX in message:
                 self.counts['denied_lines'] += 1
                 self.denied.add(packet_fields(message, DENIED_PREFIX), when)
+
+    def _retry(self, row, when):
+        """Whether this line repeats a connection logged moments ago (its SYN sent again)."""
+        key = (row['uid'], row['proto'], row['src'], row['sport'], row['dst'], row['dport'])
+        last = self.recent.pop(key, None)
+        self.recent[key] = when
+        if len(self.recent) > 4096:
+            self.recent.popitem(last=False)
+        if row['sport'] is not None and last is not None and when - last < RETRY_WINDOW:
+            self.counts['connlog_retries'] += 1
+            return True
+        return False
+
+    def _started(self, unit, when):
+        if isinstance(unit, str) and (unit in self.unit_started or len(self.unit_started) < MAX_UNIT_USERS):
+            self.unit_started[unit] = when
 
     def _unit_user(self, line):
         unit, uid = _UNIT_UID.search(line), _UID.search(line)

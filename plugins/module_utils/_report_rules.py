@@ -637,7 +637,7 @@ def r_net_out(ev, ctx):
 
 
 NET_UNIT_BYTES = 10 * 1024 * 1024   # a unit that sent this much gets a finding of its own
-NET_SCAN_PORTS = 10                  # distinct refused ports from one source that make a scan
+NET_SCAN_PORTS = 6                   # distinct refused ports from one source that make a scan (the log bursts 5)
 ECHO_TYPES = {'icmp': ('8', '13'), 'icmpv6': ('128',)}
 
 
