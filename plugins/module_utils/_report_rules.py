@@ -280,6 +280,10 @@ def when(epoch):
     return (iso(epoch) or '?')[:16].replace('T', ' ') + ' UTC'
 
 
+def when_s(epoch):
+    return (iso(int(epoch)) or '?')[:19].replace('T', ' ') + ' UTC'
+
+
 def persistence_kind(path):
     for kind, rx in PERSISTENCE:
         if rx.search(path):
@@ -502,6 +506,9 @@ def r_cpu(ev, ctx):
         g['cpu'] += cpu
         g['count'] += 1
         g['running'] = True
+        # a kernel thread (child of kthreadd, no executable, no command line) is what the names imitate
+        kernel = (proc.get('pid') == 2 or proc.get('ppid') == 2) and not proc.get('exe') and not proc.get('cmdline')
+        g['kernel'] = g.get('kernel', True) and kernel and not g['elapsed']
         g['ref'] = g['ref'] or {'member': 'live/processes.json', 'key': 'pid %s' % proc['pid'], 'excerpt': proc['comm']}
     ranked = sorted(groups.items(), key=lambda kv: -kv[1]['cpu'])
     top = []
@@ -522,7 +529,7 @@ def r_cpu(ev, ctx):
                                 for t in top[:5])))
     for (uid, comm), g in ranked[:20]:
         user = user_name(ev, uid)
-        if DISGUISE.match(comm) and g['cpu'] >= 1:
+        if DISGUISE.match(comm) and g['cpu'] >= 1 and not g.get('kernel'):
             out.append(_finding('exec-disguised', 'medium', g['first'], g['last'], [g['ref']],
                                 facts={'command': comm, 'user': user, 'cpu_s': round(g['cpu'], 1), 'running_s': round(g['elapsed'], 1)},
                                 comm=comm, user=user, cpu=round(g['cpu'], 1), running=round(g['elapsed'])))
@@ -670,8 +677,10 @@ def r_net_units(ev, ctx):
         benign = BENIGN_UNITS.get(unit['unit'])
         owner = ctx.allowed(top[0].rsplit(':', 1)[0].strip('[]')) if top else False
         t0 = min([c['t'] for c in conns] + ([unit['t_start']] if unit.get('t_start') else [])) if conns or unit.get('t_start') else unit['t']
-        who = '%s, %s' % (describe_user(ev, unit.get('uid'), unit.get('user')), unit['unit'])
-        why = ('It stopped at %s; systemd counted its bytes (IP accounting).' % when(unit['t']))
+        uid = unit.get('uid')
+        who = ('uid %s (%s, %s)' % (uid, unit.get('user') or user_name(ev, uid), unit['unit']) if uid is not None
+               else '%s (user unknown)' % unit['unit'])
+        why = 'systemd counted its bytes when it stopped (IP accounting).'
         if not conns:
             why += ' No connection of its user is in the connection log for that time, so the destination is unknown.'
         severity = 'info' if benign or owner else ('high' if unit.get('uid') not in (None, 0) else 'medium')
@@ -683,7 +692,7 @@ def r_net_units(ev, ctx):
                                    'destinations': top, 'connections': len(conns),
                                    'started': unit.get('started'), 'stopped': unit.get('time')},
                             who=who, mb=round(sent / 1e6, 1), dest=(' to ' + ', '.join(top)) if top else '',
-                            start=when(t0), end=when(unit['t']), why=why, unit=unit['unit'],
+                            start=when_s(t0), end=when_s(unit['t']), why=why, unit=unit['unit'],
                             user=unit.get('user') or describe_user(ev, unit.get('uid'))))
     return out
 
