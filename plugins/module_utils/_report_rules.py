@@ -663,6 +663,13 @@ def describe_user(ev, uid, user=None):
     return 'uid %s (%s)' % (uid, user or user_name(ev, uid))
 
 
+def unit_who(ev, unit):
+    uid = unit.get('uid')
+    if uid is None:
+        return '%s (user unknown)' % unit['unit']
+    return 'uid %s (%s, %s)' % (uid, unit.get('user') or user_name(ev, uid), unit['unit'])
+
+
 def r_net_units(ev, ctx):
     """Units whose stop record says they sent a lot, joined with the connections their user opened meanwhile."""
     out = []
@@ -677,9 +684,7 @@ def r_net_units(ev, ctx):
         benign = BENIGN_UNITS.get(unit['unit'])
         owner = ctx.allowed(top[0].rsplit(':', 1)[0].strip('[]')) if top else False
         t0 = min([c['t'] for c in conns] + ([unit['t_start']] if unit.get('t_start') else [])) if conns or unit.get('t_start') else unit['t']
-        uid = unit.get('uid')
-        who = ('uid %s (%s, %s)' % (uid, unit.get('user') or user_name(ev, uid), unit['unit']) if uid is not None
-               else '%s (user unknown)' % unit['unit'])
+        who = unit_who(ev, unit)
         why = 'systemd counted its bytes when it stopped (IP accounting).'
         if not conns:
             why += ' No connection of its user is in the connection log for that time, so the destination is unknown.'
@@ -705,7 +710,7 @@ def spike_attribution(ev, start, end):
     lines = []
     for u in sorted(units, key=lambda u: -u['egress_bytes'])[:3]:
         dests = collections.Counter('%s:%s' % (c.get('dst'), c.get('dport')) for c in unit_connections(ev, u))
-        lines.append('%s, %s sent %.1f MB%s' % (describe_user(ev, u.get('uid'), u.get('user')), u['unit'], u['egress_bytes'] / 1e6,
+        lines.append('%s sent %.1f MB%s' % (unit_who(ev, u), u['egress_bytes'] / 1e6,
                                                 (' to ' + ', '.join(d for d, _n in dests.most_common(3))) if dests else ''))
     by = collections.Counter((c.get('uid'), '%s:%s' % (c.get('dst'), c.get('dport'))) for c in conns)
     if by:

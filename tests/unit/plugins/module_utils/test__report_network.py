@@ -139,3 +139,29 @@ def test_kernel_threads_are_not_disguised_programs(tmp_path):
         return json.dumps(procs).encode()
     findings = evaluate(change_member(tmp_path, 'live/processes.json', user_space))[1]
     assert [f['facts']['command'] for f in by_rule(findings, 'exec-disguised')] == ['rcu_preempt']
+
+
+def test_sysstat_spike_names_the_unit_and_connections_recorded_then():
+    # the container fixture's night has a sysstat spike (an upload) but predates the network recorders:
+    # the VM bundle's recorded unit and connections are moved into the spike's minutes
+    import test__report
+    ev = test__report.evidence('debian12')
+    spike = by_rule(rr.evaluate(ev, OWNER), 'net-out-spike')[0]
+    assert 'not recorded' in spike['explanation'] and spike['facts']['recorded'] == []
+    vm = rb.read_bundle(BUNDLE)
+    shift = rb.iso_epoch(spike['time_range']['start']) + 30 - vm.unit_ip[-1]['t_start']
+    for row in vm.unit_ip + vm.connections:
+        for key in ('t', 't_start'):
+            if row.get(key):
+                row[key] += shift
+    ev = test__report.evidence('debian12')
+    ev.unit_ip, ev.connections = vm.unit_ip, vm.connections
+    ev.present.add('network_summary')
+    spike = by_rule(rr.evaluate(ev, OWNER), 'net-out-spike')[0]
+    assert spike['confidence'] == 'high'
+    assert 'uid 33 (www-data, qn-x.service) sent 12.6 MB to 10.99.0.2:4444' in spike['explanation']
+    assert any(r['member'] == 'network/unit_ip.jsonl' for r in spike['evidence'])
+    # connections outside the spike's minutes are not named
+    ev.unit_ip, ev.connections = [], [dict(c, t=c['t'] - 86400) for c in vm.connections]
+    spike = by_rule(rr.evaluate(ev, OWNER), 'net-out-spike')[0]
+    assert 'hold no connection or service' in spike['explanation']
