@@ -663,6 +663,12 @@ def describe_user(ev, uid, user=None):
     return 'uid %s (%s)' % (uid, user or user_name(ev, uid))
 
 
+def destination(conn):
+    """address:port, with an IPv6 address in brackets."""
+    dst = conn.get('dst') or '?'
+    return '%s:%s' % ('[%s]' % dst if ':' in dst else dst, conn.get('dport'))
+
+
 def unit_who(ev, unit):
     uid = unit.get('uid')
     if uid is None:
@@ -678,11 +684,10 @@ def r_net_units(ev, ctx):
         if sent < NET_UNIT_BYTES:
             continue
         conns = unit_connections(ev, unit)
-        dests = collections.Counter('%s:%s' % (('[%s]' if ':' in (c.get('dst') or '') else '%s') % c.get('dst'), c.get('dport'))
-                                    for c in conns)
+        dests = collections.Counter(destination(c) for c in conns)
         top = [d for d, _n in dests.most_common(3)]
         benign = BENIGN_UNITS.get(unit['unit'])
-        owner = ctx.allowed(top[0].rsplit(':', 1)[0].strip('[]')) if top else False
+        owner = bool(conns) and all(ctx.allowed(c.get('dst')) for c in conns)
         t0 = min([c['t'] for c in conns] + ([unit['t_start']] if unit.get('t_start') else [])) if conns or unit.get('t_start') else unit['t']
         who = unit_who(ev, unit)
         why = 'systemd counted its bytes when it stopped (IP accounting).'
@@ -709,10 +714,10 @@ def spike_attribution(ev, start, end):
     conns = [c for c in ev.connections if start - 120 <= c['t'] < end and c.get('dport') != 53]
     lines = []
     for u in sorted(units, key=lambda u: -u['egress_bytes'])[:3]:
-        dests = collections.Counter('%s:%s' % (c.get('dst'), c.get('dport')) for c in unit_connections(ev, u))
-        lines.append('%s sent %.1f MB%s' % (unit_who(ev, u), u['egress_bytes'] / 1e6,
-                                                (' to ' + ', '.join(d for d, _n in dests.most_common(3))) if dests else ''))
-    by = collections.Counter((c.get('uid'), '%s:%s' % (c.get('dst'), c.get('dport'))) for c in conns)
+        dests = collections.Counter(destination(c) for c in unit_connections(ev, u))
+        to = (' to ' + ', '.join(d for d, _n in dests.most_common(3))) if dests else ''
+        lines.append('%s sent %.1f MB%s' % (unit_who(ev, u), u['egress_bytes'] / 1e6, to))
+    by = collections.Counter((c.get('uid'), destination(c)) for c in conns)
     if by:
         lines.append('New outbound connections then (connection log): %s' % ', '.join(
             '%s to %s (%d)' % (describe_user(ev, uid, None), dest, n) for (uid, dest), n in by.most_common(5)))
