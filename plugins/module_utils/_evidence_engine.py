@@ -118,9 +118,12 @@ class Engine:
                     found.append(top)
                     self.w.add_tree(top, group, root=top)
             elif 'copy' in row:
-                self.copy(self.host(row['copy']), row['as'], group, found)
+                if not row.get('optional') or self.exists(row['copy']):
+                    self.copy(self.host(row['copy']), row['as'], group, found)
             elif 'run' in row:
-                if self.run(row['as'], row['run'], group, ok_rcs=row.get('ok_rcs', (0,))) is not None:
+                observe = getattr(groups, 'observe_' + row['decoder']) if row.get('decoder') else None
+                observer = observe() if observe and not self.w.dry_run else None
+                if self.run(row['as'], row['run'], group, ok_rcs=row.get('ok_rcs', (0,)), observer=observer) is not None:
                     found.append(row['as'])
             elif 'home' in row:
                 for home in sorted(groups.homes):

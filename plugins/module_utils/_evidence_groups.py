@@ -19,6 +19,9 @@ import stat
 import tempfile
 
 from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_authlog import AuthSummary, journal_event
+from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_network import (
+    NetworkJournal, RulesetObserver, user_names,
+)
 from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_observers import (
     AcctObserver, BackgroundObserver, BlockObserver, LineObserver,
 )
@@ -119,7 +122,12 @@ class Steps(ProcessSteps):
                     self.observed.setdefault('journal_' + top.split('/')[1], True)
         self.observed['journal_head'] = min(heads) if heads else None
 
+        # a dry run writes nothing, not even spools
+        spools = [tempfile.TemporaryFile(dir=self.e.spool_dir) for _name in range(0 if self.w.dry_run else 2)]
+        network = NetworkJournal(user_names(self.e.root), *spools) if spools else None
+
         def feed(lines):
+            network.feed(lines)
             for line in lines:
                 if AuthSummary.WORDS.search(line):
                     try:
@@ -128,8 +136,45 @@ class Steps(ProcessSteps):
                         continue
                     if event:
                         self.auth_journal.add(event)
-        self.e.run('journal/journal.json', ['journalctl', '--utc', '--no-pager', '-o', 'json'] + self.window.journalctl_args(),
-                   'journal', observer=LineObserver(feed))
+        try:
+            rc = self.e.run('journal/journal.json', ['journalctl', '--utc', '--no-pager', '-o', 'json']
+                            + self.window.journalctl_args(), 'journal', observer=LineObserver(feed))
+            if rc is not None and network is not None:
+                self._network_members(network, spools)
+        finally:
+            for spool in spools:
+                spool.close()
+
+    def _network_members(self, network, spools):
+        """The network recorders decoded from the journal (_evidence_network), and what they say of readiness."""
+        for name, spool in zip(('network/connections.jsonl', 'network/unit_ip.jsonl'), spools):
+            spool.flush()
+            self.w.add_spool(name, spool, spool.tell(), 'journal', source='journal/journal.json', kind='decoded-records')
+        self.w.add_json('network/denied.json', network.denied.result(), 'journal', source='journal/journal.json')
+        counts = dict(network.counts)
+        counts.update(connlog_table=self.observed.get('connlog_table'), denied_rule=self.observed.get('denied_rule'),
+                      ip_accounting=self._ip_accounting())
+        self.observed['network'] = counts
+        self.w.add_json('network/summary.json', counts, 'journal', source='journal/journal.json, firewall/nft_ruleset.txt')
+
+    def _ip_accounting(self):
+        """Whether systemd's per-unit IP accounting is on by default, and whether the host has cgroup v2 for it."""
+        on = False
+        paths = ['/etc/systemd/system.conf'] + ['/etc/systemd/system.conf.d/' + n
+                                                for n in self._listdir('/etc/systemd/system.conf.d') if n.endswith('.conf')]
+        for path in paths:
+            try:
+                with open(self.e.host(path)) as handle:
+                    for line in handle:
+                        key, _sep, value = line.strip().partition('=')
+                        if key == 'DefaultIPAccounting':
+                            on = value.strip().lower() in ('yes', 'true', '1', 'on')
+            except (OSError, UnicodeDecodeError):
+                continue
+        return {'default_ip_accounting': on, 'cgroup_v2': self.e.exists('/sys/fs/cgroup/cgroup.controllers')}
+
+    def observe_ruleset(self):
+        return RulesetObserver(self.observed)
 
     def _listdir(self, path):
         try:

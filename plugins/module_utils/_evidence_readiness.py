@@ -112,6 +112,45 @@ def persistence_baseline(obs):
         return 'on', 'snapshot %s compared with the host now; persistence watch records in the window: %d' % (
             obs['baseline_snapshot'], obs.get('watch_events', 0))
     return 'missing', obs.get('baseline_error') or 'no snapshot'
+def _log_recorder(obs, loaded_key, lines_key, what, loaded, missing):
+    """A kernel-log recorder: its rule in the ruleset at collection time, and its lines in the window."""
+    net = obs.get('network')
+    if not isinstance(net, dict):
+        return None
+    present, lines = net.get(loaded_key), net.get(lines_key) or 0
+    seen = '%d %s in the window' % (lines, what)
+    if present:
+        return 'on', '%s; %s' % (loaded, seen)
+    if present is None:
+        # the ruleset was not read (firewall group not collected, or no nft): only the lines speak
+        return ('on' if lines else 'missing'), 'ruleset not read; %s' % seen
+    return 'off', '%s; %s%s' % (missing, seen, ' (it was on earlier in the window)' if lines else '')
+
+
+def connection_log(obs):
+    return _log_recorder(obs, 'connlog_table', 'connlog_lines', 'new outbound connections logged',
+                         'table inet quietnode_connlog loaded',
+                         'no table inet quietnode_connlog: which user or service opened an outbound connection, '
+                         'and to where, is not recorded (connlog role)')
+
+
+def denied_log(obs):
+    return _log_recorder(obs, 'denied_rule', 'denied_lines', 'refused inbound packets logged',
+                         'firewall rule logging refused packets (qn-denied) loaded',
+                         'no rule logging refused packets: port scans and ping sweeps leave no trace '
+                         '(firewall role, firewall_denied_log)')
+
+
+def unit_ip_accounting(obs):
+    net = obs.get('network')
+    if not isinstance(net, dict):
+        return None
+    acct = net.get('ip_accounting') or {}
+    seen = '%d unit stop records with IP bytes in the window' % (net.get('unit_ip_records_with_bytes') or 0)
+    if acct.get('default_ip_accounting') and acct.get('cgroup_v2'):
+        return 'on', 'DefaultIPAccounting=yes on cgroup v2; %s' % seen
+    why = 'no cgroup v2 (a container or an old host)' if not acct.get('cgroup_v2') else 'DefaultIPAccounting is off'
+    return 'off', '%s: bytes sent per service are not recorded (connlog role); %s' % (why, seen)
 
 
 JUDGES = (
@@ -124,6 +163,9 @@ JUDGES = (
     ('blocklist refresh', 'firewall', blocklist_refresh),
     ('atop', 'atop', atop),
     ('persistence baseline', 'baseline', persistence_baseline),
+    ('connection log', 'journal', connection_log),
+    ('denied-packet log', 'journal', denied_log),
+    ('unit IP accounting', 'journal', unit_ip_accounting),
 )
 
 # What no longer has an answer when a recorder is missing, off or volatile: the report shows these words
@@ -138,6 +180,8 @@ QUESTIONS = {
                'Which persistence files were changed, by whom, even if the change was undone since?'),
     'connection log': ('Which process or user opened each outbound connection, to which address and port?',
                        'How many bytes left the host per connection or per service?'),
+    'denied-packet log': ('Who scanned the host or swept it with ping, from where and on which ports?',),
+    'unit IP accounting': ('How many bytes did each service send and receive?',),
     'persistence baseline': ('What changed in authorized_keys, accounts, sudo, cron, systemd units and start-up files '
                              'since the host was provisioned?',),
     'journal': ('What did services, sshd, sudo and cron log in the window (lost at a reboot when volatile)?',),

@@ -8,9 +8,10 @@ A row is a dict literal with a group and one of:
   tree  a directory stored whole
   run   a command (argv) whose stdout becomes member 'as'
   step  a named step of _evidence_groups for what no row can say (live processes, summaries)
-and optionally 'platform' (Debian or RedHat family, from /etc/os-release), 'when' (a condition
+and optionally 'optional' (a 'copy' whose absence is not an error), 'platform' (Debian or RedHat family, from /etc/os-release), 'when' (a condition
 named in _evidence_engine.CONDITIONS), 'decoder' (a _evidence_groups decoder that reads the file
-as it streams or decodes it after), 'ok_rcs' (exit codes that are not errors).
+as it streams or decodes it after; on a 'run' row, an observer of the command's output), 'ok_rcs'
+(exit codes that are not errors).
 Paths are absolute on the target; the engine puts its root prefix in front of them.
 """
 
@@ -38,12 +39,14 @@ ARTIFACTS = (
     {'group': 'live', 'copy': '/proc/self/mountinfo', 'as': 'live/mountinfo.txt'},
     {'group': 'live', 'copy': '/proc/net/unix', 'as': 'live/unix_sockets.txt'},
     {'group': 'live', 'copy': '/proc/loadavg', 'as': 'live/loadavg.txt'},
+    # open flows with bytes and packets each way (connlog role: nf_conntrack_acct); absent until conntrack loads
+    {'group': 'live', 'copy': '/proc/net/nf_conntrack', 'as': 'live/nf_conntrack.txt', 'optional': True},
     {'group': 'live', 'copy': '/proc/uptime', 'as': 'live/uptime.txt'},
     {'group': 'live', 'copy': '/proc/sys/kernel/tainted', 'as': 'live/kernel_tainted.txt'},
     {'group': 'live', 'step': 'sessions'},
     {'group': 'live', 'step': 'own_session'},
 
-    {'group': 'firewall', 'run': ['nft', '-a', 'list', 'ruleset'], 'as': 'firewall/nft_ruleset.txt'},
+    {'group': 'firewall', 'run': ['nft', '-a', 'list', 'ruleset'], 'as': 'firewall/nft_ruleset.txt', 'decoder': 'ruleset'},
     {'group': 'firewall', 'run': ['iptables-save', '-c'], 'as': 'firewall/iptables-save.txt'},
     {'group': 'firewall', 'run': ['ip6tables-save', '-c'], 'as': 'firewall/ip6tables-save.txt'},
     {'group': 'firewall', 'run': ['ipset', 'list'], 'as': 'firewall/ipset.txt'},

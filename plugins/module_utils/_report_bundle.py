@@ -32,6 +32,7 @@ from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_recor
 CHUNK = 1 << 20
 MAX_EVENTS = 2000      # per event kind, kept for the timeline and the evidence appendix
 MAX_ACCT = 100000      # ended processes kept for the CPU-by-range table
+MAX_CONNECTIONS = 100000  # logged outbound connections kept for attribution (the rate limit bounds them)
 MONTHS = dict((m, i + 1) for i, m in enumerate('Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec'.split()))
 
 
@@ -151,6 +152,11 @@ class Evidence:
         self.atop_summary = None
         self.own_session = None
         self.log_lines = []
+        self.connections = []
+        self.connections_dropped = 0
+        self.unit_ip = []
+        self.denied = None
+        self.network_summary = None
 
     @staticmethod
     def _ssh_state():
@@ -551,6 +557,29 @@ def _login(ev, name, line_no, row):
         ev.logins.append(row)
 
 
+def _connection(ev, name, line_no, row):
+    epoch = iso_epoch(row['time']) if isinstance(row.get('time'), str) else None
+    if epoch is None:
+        return
+    if len(ev.connections) >= MAX_CONNECTIONS:
+        ev.connections_dropped += 1
+        return
+    row['t'] = epoch
+    row['ref'] = Ref(name, '%s uid=%s %s %s:%s' % (row['time'], row.get('uid'), row.get('proto'), row.get('dst'), row.get('dport')),
+                     line=line_no)
+    ev.connections.append(row)
+
+
+def _unit_ip(ev, name, line_no, row):
+    if not isinstance(row.get('time'), str) or not isinstance(row.get('unit'), str):
+        return
+    row['t'] = iso_epoch(row['time'])
+    row['t_start'] = iso_epoch(row['started']) if isinstance(row.get('started'), str) else None
+    if len(ev.unit_ip) < MAX_EVENTS:
+        row['ref'] = Ref(name, '%s %s egress=%s' % (row['time'], row['unit'], row.get('egress_bytes')), line=line_no)
+        ev.unit_ip.append(row)
+
+
 def _log_line(ev, name, text):
     ev.log_lines = text.splitlines()
 
@@ -648,6 +677,10 @@ READERS = {
     'atop_processes': read_jsonl(lambda ev, name, line_no, row: _process_store('atop', ev, name, line_no, row)),
     'atop_summary': read_json('atop_summary'),
     'own_session': read_json('own_session'),
+    'connections': read_jsonl(_connection),
+    'unit_ip': read_jsonl(_unit_ip),
+    'denied': read_json('denied'),
+    'network_summary': read_json('network_summary'),
 }
 if set(READERS) != set(MEMBERS) - {'manifest'}:
     raise ImportError('_report_members.MEMBERS and READERS name different members')
@@ -846,6 +879,8 @@ def finish(ev):
     ev.acct = [r for r in ev.acct if ev.in_window(r[1])]
     ev.atop = [r for r in ev.atop if ev.in_window(r.epoch)]
     ev.watch_events = [e for e in ev.watch_events if ev.in_window(e['epoch'])]
+    ev.connections = [r for r in ev.connections if ev.in_window(r['t'])]
+    ev.unit_ip = [r for r in ev.unit_ip if ev.in_window(r['t'])]
     ssh = ev.ssh[ev.ssh_source]
     ssh['per_minute'] = collections.Counter(dict((m, n) for m, n in ssh['per_minute'].items() if ev.in_window(m)))
     ssh['by_ip'] = dict((ip, e) for ip, e in ssh['by_ip'].items() if ev.in_window(e['last']))

@@ -63,6 +63,13 @@ MEMBERS = {
     'atop_processes': (('atop/processes.jsonl',), 'atop', 'per-interval CPU, memory and disk of every active process'),
     'atop_summary': (('atop/summary.json',), 'atop', 'atop files decoded and rows dropped at the cap'),
     'own_session': (('summary/own_session.json',), 'live', "the collection's own login, sudo and process chain"),
+    # The network recorders (connlog and firewall roles), decoded from the journal by the collector; bundles
+    # written before them lack these members, which lowers confidence but is no error (same format number:
+    # they only add members).
+    'connections': (('network/connections.jsonl',), 'journal', 'new outbound connections with uid, destination and port'),
+    'unit_ip': (('network/unit_ip.jsonl',), 'journal', 'bytes sent and received per systemd unit, when it stopped'),
+    'denied': (('network/denied.json',), 'journal', 'refused inbound packets per source address'),
+    'network_summary': (('network/summary.json',), 'journal', 'whether the network recorders were loaded, line counts'),
 }
 
 

@@ -19,13 +19,14 @@ import os
 import time
 
 from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_records import iso
+from ansible_collections.quietnode.baseline.plugins.module_utils._report_bundle import iso_epoch
 from ansible_collections.quietnode.baseline.plugins.module_utils._report_rules import (
     SEVERITIES, TEMP_DIRS, benign_label, spikes, user_name,
 )
 
 SCHEMA = 'quietnode.evidence_report/1'
 MAX_PROCS_EMBEDDED = 20000
-EVENT_KINDS = ('ssh_fail', 'ban', 'accepted', 'sudo', 'cron', 'unit', 'package', 'audit_exec', 'proc_end')
+EVENT_KINDS = ('ssh_fail', 'ban', 'accepted', 'sudo', 'cron', 'unit', 'package', 'audit_exec', 'proc_end', 'denied', 'conn_out')
 
 
 def _sample_minutes(ev):
@@ -73,6 +74,17 @@ def timeline(ev):
     for rec in ev.audit_exec:
         if rec['exe'].startswith(TEMP_DIRS + ('/memfd:',)) or rec['exe'].endswith('(deleted)'):
             events['audit_exec'][int(rec['t'] // 60 * 60)] += 1
+    # the network recorders' counts per minute (every logged line, not only the rows kept for attribution)
+    denied = ev.denied.get('per_minute') if isinstance(ev.denied, dict) else None
+    conn_out = (ev.network_summary or {}).get('connlog_per_minute') if isinstance(ev.network_summary, dict) else None
+    for kind, per in (('denied', denied), ('conn_out', conn_out)):
+        for stamp, n in (per or {}).items():
+            try:
+                m = int(iso_epoch(stamp + ':00Z'))
+            except (TypeError, ValueError, IndexError):
+                continue
+            if ev.in_window(m):
+                events[kind][m] += n
     cpu_end = collections.Counter()
     for rec in ev.acct:
         m = int(rec[1] // 60 * 60)
@@ -420,7 +432,8 @@ v:S.cpu_system},{n:'iowait',c:'#e08a00',v:S.cpu_iowait},{n:'steal',c:'#7a3db8',v
 row:5,v:E.unit},{n:'package runs',c:'#a60',row:6,v:E['package']},
   {n:'audit exec from temp dirs',c:'#000',row:7,v:E.audit_exec},{n:'processes ended',c:'#bbb',row:8,v:E.proc_end}]});
 chart('c-events','Events per minute',[{n:'SSH failures',c:'#d23c2a',v:E.ssh_fail,bar:true},{n:'CPU s of processes that ended',
-c:'#2f6fd6',v:T.proc_end_cpu}],
+c:'#2f6fd6',v:T.proc_end_cpu},{n:'refused inbound packets (logged)',c:'#e08a00',v:E.denied,bar:true},
+{n:'new outbound connections (logged)',c:'#1a7f37',v:E.conn_out}],
   {marks:[{n:'bans',c:'#1a7f37',row:0,v:E.ban},{n:'accepted logins',c:'#2456a6',row:1,v:E.accepted},{n:'sudo',c:'#7a3db8',
 row:2,v:E.sudo},{n:'cron',c:'#888',row:3,v:E.cron},{n:'units',c:'#0a8',row:4,v:E.unit},{n:'packages',c:'#a60',row:5,
 v:E['package']}]});

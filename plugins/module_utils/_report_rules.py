@@ -133,6 +133,23 @@ RULES = {
         text='{iface} sent {mb} MB between {start} and {end} (usually {median} kB/s). {who}',
         next='Check whether a backup or an upload you know of ran then; if not, treat it as data leaving the host '
              'and look at the processes and logins of the same minutes.'),
+    'net-out-unit': dict(
+        severity='high', title='A program sent a lot of data out, and who it was is on record',
+        text='{who} sent {mb} MB{dest} between {start} and {end}. {why}',
+        next='Find out what {unit} is: `systemctl status {unit}` and `journalctl -u {unit}` on the host. If you do not '
+             'know it, treat the data as stolen, block the destination and look at how {user} came to run it (the '
+             'logins and process findings of the same hours).'),
+    'port-scan': dict(
+        severity='low', title='Someone probed the host for open ports (the firewall refused them)',
+        text='{src} sent {packets} refused packet(s) to {count} different port(s) ({ports}) between {start} and {end}. '
+             'Scans are constant on the internet; the firewall refused every one of these. {more}',
+        next='Nothing to do if only SSH and the services you chose are open (see the firewall role). If the same address '
+             'also tried to log in or logged in, read those findings first.'),
+    'ping-sweep': dict(
+        severity='low', title='Someone checked whether the host is alive (ping)',
+        text='{src} sent {count} ICMP echo or timestamp request(s), refused by the firewall, between {start} and {end}. '
+             'This is how a scan finds hosts before probing their ports.',
+        next='Nothing to do; set firewall_ping_rate_limit only if an uptime monitor of yours needs ping answered.'),
     'persistence': dict(
         severity='high', title='Something changed that lets a program or a person come back',
         text='{kind} changed in the window: {what}. Intruders add keys, accounts, cron jobs and services so they '
@@ -192,6 +209,10 @@ RULES = {
 # Bundles before readiness named the questions itself (summary/readiness.json 'unanswerable') read them here.
 RECORDER_QUESTIONS = READINESS_QUESTIONS
 RECORDER_FIX = {
+    'connection log': 'Apply the connlog role (playbooks/site.yml does): it loads table inet quietnode_connlog.',
+    'denied-packet log': 'Apply the firewall role with firewall_denied_log: true (the default).',
+    'unit IP accounting': 'Apply the connlog role (DefaultIPAccounting) on a host with cgroup v2: a VM or a real '
+                          'server, not a container on a cgroup v1 host.',
     'auditd': 'Apply the auditd role (playbooks/site.yml does) on a host that can run auditd: a VM or a real server, '
               'not a container.',
     'process accounting': 'Apply the process_accounting role (playbooks/site.yml does): it installs and starts acct (Debian) '
@@ -213,6 +234,8 @@ MISSING = {
     'changed_files': ('list of files changed in the window', 'persistence cannot be dated'),
     'processes': ('live process list', 'nothing running at collection time can be checked'),
     'readiness': ('summary/readiness.json', 'it cannot be told which recorders were on'),
+    'network_summary': ('network recorder export (network/)', 'outbound traffic cannot be tied to a user, service or '
+                        'destination, and refused scans are not counted'),
 }
 
 
@@ -258,6 +281,10 @@ def user_name(ev, uid):
 
 def when(epoch):
     return (iso(epoch) or '?')[:16].replace('T', ' ') + ' UTC'
+
+
+def when_s(epoch):
+    return (iso(int(epoch)) or '?')[:19].replace('T', ' ') + ' UTC'
 
 
 def persistence_kind(path):
@@ -492,6 +519,9 @@ def r_cpu(ev, ctx):
         g['cpu'] += cpu
         g['count'] += 1
         g['running'] = True
+        # a kernel thread (child of kthreadd, no executable, no command line) is what the names imitate
+        kernel = (proc.get('pid') == 2 or proc.get('ppid') == 2) and not proc.get('exe') and not proc.get('cmdline')
+        g['kernel'] = g.get('kernel', True) and kernel and not g['elapsed']
         g['ref'] = g['ref'] or {'member': 'live/processes.json', 'key': 'pid %s' % proc['pid'], 'excerpt': proc['comm']}
     ranked = sorted(groups.items(), key=lambda kv: -kv[1]['cpu'])
     top = []
@@ -512,7 +542,7 @@ def r_cpu(ev, ctx):
                                 for t in top[:5])))
     for (uid, comm), g in ranked[:20]:
         user = user_name(ev, uid)
-        if DISGUISE.match(comm) and g['cpu'] >= 1:
+        if DISGUISE.match(comm) and g['cpu'] >= 1 and not g.get('kernel'):
             out.append(_finding('exec-disguised', 'medium', g['first'], g['last'], [g['ref']],
                                 facts={'command': comm, 'user': user, 'cpu_s': round(g['cpu'], 1), 'running_s': round(g['elapsed'], 1)},
                                 comm=comm, user=user, cpu=round(g['cpu'], 1), running=round(g['elapsed']),
@@ -608,15 +638,140 @@ def r_net_out(ev, ctx):
         if conns:
             who.append('Connections open at collection time: %s.' % ', '.join(
                 '%s:%s by %s' % (c['remote'], c['remote_port'], ','.join(o['comm'] for o in c.get('owners', [])) or '?') for c in conns[:5]))
-        who.append('Destinations and bytes per process were not recorded (no network recorder in this bundle).')
+        recorded, units, spike_conns = spike_attribution(ev, start, end)
+        if recorded:
+            who[:0] = ['%s.' % line for line in recorded]
+        elif 'network_summary' in ev.present:
+            who.append('The network recorders hold no connection or service that sent data then.')
+        else:
+            who.append('Destinations and bytes per process were not recorded (no network recorder in this bundle).')
         first = ev.samples[min(t for t in ev.samples if t >= start)]
-        out.append(_finding('net-out-spike', 'medium', start, end, [first['ref']],
+        out.append(_finding('net-out-spike', 'high' if recorded else 'medium', start, end,
+                            [first['ref']] + [u['ref'] for u in units[:3]] + [c['ref'] for c in spike_conns[:3]],
                             facts={'iface': iface, 'bytes': int(total_kb * 1024), 'minutes': [iso(m) for m in hot],
-                                   'median_kBps': round(med, 1),
+                                   'median_kBps': round(med, 1), 'recorded': recorded,
                                    'candidates': list(collections.OrderedDict(('%s as %s' % (r[4], user_name(ev, r[3])), 1)
                                                                               for r in candidates))[:10]},
                             iface=iface, mb=round(total_kb / 1024, 1), start=when(start), end=when(end), median=round(med, 1),
                             who=' '.join(who)))
+    return out
+
+
+NET_UNIT_BYTES = 10 * 1024 * 1024   # a unit that sent this much gets a finding of its own
+NET_SCAN_PORTS = 6                   # distinct refused ports from one source that make a scan (the log bursts 5)
+ECHO_TYPES = {'icmp': ('8', '13'), 'icmpv6': ('128',)}
+
+
+def unit_connections(ev, unit):
+    """Logged connections of a unit's user while it ran, and their destinations by bytes-less count."""
+    uid = unit.get('uid')
+    t1 = unit['t'] + 1
+    t0 = unit['t_start'] - 1 if unit.get('t_start') else t1 - 3600
+    return [c for c in ev.connections if t0 <= c['t'] <= t1 and (uid is None or c.get('uid') == uid)
+            and c.get('dport') != 53]
+
+
+def describe_user(ev, uid, user=None):
+    if uid is None:
+        return 'an unknown user'
+    return 'uid %s (%s)' % (uid, user or user_name(ev, uid))
+
+
+def destination(conn):
+    """address:port, with an IPv6 address in brackets."""
+    dst = conn.get('dst') or '?'
+    return '%s:%s' % ('[%s]' % dst if ':' in dst else dst, conn.get('dport'))
+
+
+def unit_who(ev, unit):
+    uid = unit.get('uid')
+    if uid is None:
+        return '%s (user unknown)' % unit['unit']
+    return 'uid %s (%s, %s)' % (uid, unit.get('user') or user_name(ev, uid), unit['unit'])
+
+
+def r_net_units(ev, ctx):
+    """Units whose stop record says they sent a lot, joined with the connections their user opened meanwhile."""
+    out = []
+    for unit in ev.unit_ip:
+        sent = unit.get('egress_bytes') or 0
+        if sent < NET_UNIT_BYTES:
+            continue
+        conns = unit_connections(ev, unit)
+        dests = collections.Counter(destination(c) for c in conns)
+        top = [d for d, _n in dests.most_common(3)]
+        benign = BENIGN_UNITS.get(unit['unit'])
+        owner = bool(conns) and all(ctx.allowed(c.get('dst')) for c in conns)
+        t0 = min([c['t'] for c in conns] + ([unit['t_start']] if unit.get('t_start') else [])) if conns or unit.get('t_start') else unit['t']
+        who = unit_who(ev, unit)
+        why = 'systemd counted its bytes when it stopped (IP accounting).'
+        if not conns:
+            why += ' No connection of its user is in the connection log for that time, so the destination is unknown.'
+        severity = 'info' if benign or owner else ('high' if unit.get('uid') not in (None, 0) else 'medium')
+        refs = [unit['ref']] + [c['ref'] for c in conns[:5]]
+        out.append(_finding('net-out-unit', 'high' if conns and unit.get('uid') is not None else 'medium', t0, unit['t'], refs,
+                            severity=severity, labels=(['benign'] if benign else []) + (['owner'] if owner else []),
+                            facts={'unit': unit['unit'], 'uid': unit.get('uid'), 'user': unit.get('user'),
+                                   'bytes_out': sent, 'bytes_in': unit.get('ingress_bytes'),
+                                   'destinations': top, 'connections': len(conns),
+                                   'started': unit.get('started'), 'stopped': unit.get('time')},
+                            who=who, mb=round(sent / 1e6, 1), dest=(' to ' + ', '.join(top)) if top else '',
+                            start=when_s(t0), end=when_s(unit['t']), why=why, unit=unit['unit'],
+                            user=unit.get('user') or describe_user(ev, unit.get('uid'))))
+    return out
+
+
+def spike_attribution(ev, start, end):
+    """What the network recorders say about [start, end): units that sent bytes, connections by user and destination."""
+    units = [u for u in ev.unit_ip if (u.get('egress_bytes') or 0) >= 1024 * 1024 and u['t'] >= start
+             and (u.get('t_start') or u['t'] - 3600) <= end]
+    conns = [c for c in ev.connections if start - 120 <= c['t'] < end and c.get('dport') != 53]
+    lines = []
+    for u in sorted(units, key=lambda u: -u['egress_bytes'])[:3]:
+        dests = collections.Counter(destination(c) for c in unit_connections(ev, u))
+        to = (' to ' + ', '.join(d for d, _n in dests.most_common(3))) if dests else ''
+        lines.append('%s sent %.1f MB%s' % (unit_who(ev, u), u['egress_bytes'] / 1e6, to))
+    by = collections.Counter((c.get('uid'), destination(c)) for c in conns)
+    if by:
+        lines.append('New outbound connections then (connection log): %s' % ', '.join(
+            '%s to %s (%d)' % (describe_user(ev, uid, None), dest, n) for (uid, dest), n in by.most_common(5)))
+    return lines, units, conns
+
+
+def r_scans(ev, ctx):
+    """Port scans and ping sweeps, from the refused-packet log's per-source counts."""
+    out = []
+    denied = ev.denied if isinstance(ev.denied, dict) else {}
+    ssh = ev.ssh.get(getattr(ev, 'ssh_source', 'journal'), {}).get('by_ip', {})
+    for row in denied.get('sources') or []:
+        src = row.get('src')
+        if not src or not row.get('first'):
+            continue
+        t0, t1 = iso_epoch(row['first']), iso_epoch(row['last'])
+        if not (ev.in_window(t0) or ev.in_window(t1)):
+            continue
+        ref = {'member': 'network/denied.json', 'key': src,
+               'excerpt': '%s: %s packets, %s ports' % (src, row.get('packets'), row.get('distinct_ports'))}
+        owner = ctx.allowed(src)
+        more = 'The same address also tried to log in over SSH.' if src in ssh else ''
+        if (row.get('distinct_ports') or 0) >= NET_SCAN_PORTS:
+            ports = row.get('ports') or []
+            out.append(_finding('port-scan', 'high', t0, t1, [ref], severity='info' if owner else ('medium' if more else None),
+                                labels=['owner'] if owner else [],
+                                facts={'src': src, 'packets': row.get('packets'), 'distinct_ports': row.get('distinct_ports'),
+                                       'ports': ports[:50], 'protocols': row.get('protocols'), 'first': row['first'],
+                                       'last': row['last'], 'lower_bound': True},
+                                src=src, packets=row.get('packets'), count=row.get('distinct_ports'),
+                                ports=', '.join(ports[:8]) + (' ...' if len(ports) > 8 else ''),
+                                start=when(t0), end=when(t1), more=more))
+        types = row.get('icmp_types') or {}
+        echoes = sum(n for proto, wanted in ECHO_TYPES.items() if proto in (row.get('protocols') or {})
+                     for t, n in types.items() if t in wanted)
+        if echoes:
+            out.append(_finding('ping-sweep', 'high', t0, t1, [ref], severity='info' if owner else None,
+                                labels=['owner'] if owner else [],
+                                facts={'src': src, 'echo_requests': echoes, 'first': row['first'], 'last': row['last']},
+                                src=src, count=echoes, start=when(t0), end=when(t1)))
     return out
 
 
@@ -760,10 +915,12 @@ def r_recorders(ev, ctx):
     return out
 
 
-RULE_FUNCTIONS = (r_ssh, r_sudo, r_exec_temp, r_cpu, r_cpu_spike, r_net_out, r_persistence, r_benign, r_recorders)
+RULE_FUNCTIONS = (r_ssh, r_sudo, r_exec_temp, r_cpu, r_cpu_spike, r_net_out, r_net_units, r_scans, r_persistence, r_benign,
+                  r_recorders)
 # Findings whose confidence drops when the named evidence is missing.
 NEEDS = {'cpu-top': 'pacct', 'cpu-service-account': 'pacct', 'exec-disguised': 'pacct', 'net-out-spike': 'sysstat',
-         'persistence': 'changed_files', 'ssh-bruteforce': 'journal', 'exec-temp': 'audit'}
+         'persistence': 'changed_files', 'ssh-bruteforce': 'journal', 'exec-temp': 'audit',
+         'net-out-unit': 'connections', 'port-scan': 'journal'}
 
 
 def evaluate(ev, ctx):

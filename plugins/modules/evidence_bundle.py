@@ -51,6 +51,14 @@ description:
     C(audit/ausearch.txt), C(logins/*.jsonl), C(cron/timer_last_runs.json), C(cron/systemctl_list_timers.txt),
     C(ssh/sshd_T.txt), C(accounts/shadow_summary.json), C(recent/changed_files.jsonl), C(integrity/*.txt).
     Version 2 keeps every member name of version 1 and adds C(summary/bundle.json)."
+  - "The network recorders are decoded from the journal as it streams (roles connlog and firewall; member shapes in the
+    connlog role's README), in C(network/connections.jsonl) (one new outbound connection per line, from the kernel lines
+    C(qn-connlog:)), C(network/denied.json) (refused inbound packets per source address, from C(qn-denied:)),
+    C(network/unit_ip.jsonl) (bytes and CPU per systemd unit when it stopped) and C(network/summary.json) (whether the
+    connlog table and the refused-packet rule were in the ruleset, and how many lines of each were in the window);
+    C(summary/readiness.json) judges them as C(connection log), C(denied-packet log) and C(unit IP accounting).
+    C(live/nf_conntrack.txt) is a copy of C(/proc/net/nf_conntrack) (open flows, with bytes each way when accounting
+    is on). These members are additions to format version 2; a report that does not know them ignores them."
   - Login records are decoded by the module's own parsers into C(logins/*.jsonl) - wtmp, btmp and lastlog, and on
     Debian 13 and later the SQLite databases of wtmpdb and lastlog2, opened read-only and immutable so that nothing
     is written beside them.

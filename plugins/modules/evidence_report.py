@@ -37,6 +37,13 @@ description:
     C(label)), C(exec-temp), C(exec-disguised) and C(cpu-service-account); C(baseline/diff.json) for C(persistence)
     (C(facts.kind) is the surface, C(facts.items) the difference's items) and C(persistence-owner);
     C(baseline/watch_events.jsonl) for C(persistence-undone) (C(facts.items), each a C(path) with its C(events))."
+  - "Network findings (from the bundle's C(network/) members; the connlog role's README describes them): C(net-out-unit)
+    (a systemd unit that sent at least 10 MB; facts C(unit), C(uid), C(user), C(bytes_out), C(bytes_in),
+    C(destinations) as C(address:port), C(connections), C(started), C(stopped)), C(port-scan) (a source refused on at
+    least 10 ports; facts C(src), C(packets), C(distinct_ports), C(ports) as C(proto/port), C(protocols), C(first),
+    C(last), C(lower_bound) because the log is rate-limited) and C(ping-sweep) (ICMP echo or timestamp requests
+    refused; facts C(src), C(echo_requests), C(first), C(last)). C(net-out-spike) adds C(recorded), the units and
+    connections the network recorders hold for the spike's minutes."
 author:
   - quietnode maintainers (@quietnode)
 options:

@@ -6,7 +6,20 @@ import re
 def test_firewalld_running_on_nftables(host):
     assert host.check_output("firewall-cmd --state") == "running"
     assert "chain filter_IN_" in host.check_output("nft list table inet firewalld")
-    assert host.check_output("firewall-cmd --get-log-denied") in ("all", "unicast")
+    # firewalld's own LogDenied has no rate limit: refused packets are logged by the rule below instead
+    assert host.check_output("firewall-cmd --get-log-denied") == "off"
+
+
+def test_refused_packets_logged_rate_limited_after_the_zone_allows(host):
+    zone = host.check_output("firewall-cmd --get-default-zone")
+    rules = host.check_output("firewall-cmd --zone=%s --list-rich-rules", zone)
+    assert 'priority="32767"' in rules and 'log prefix="qn-denied: " level="info" limit value="10/s"' in rules
+    # firewalld puts positive priorities in the zone's _post chain, after _allow: only refused packets reach it
+    post = host.check_output("nft list chain inet firewalld filter_IN_%s_post", zone)
+    # nftables 1.1 (Debian 13) also prints the default burst
+    assert re.search(r'limit rate 10/second (burst 5 packets )?log prefix "qn-denied: " level info', post), post
+    chain = host.check_output("nft list chain inet firewalld filter_IN_%s", zone)
+    assert chain.index("jump filter_IN_%s_allow" % zone) < chain.index("jump filter_IN_%s_post" % zone) < chain.index("reject")
 
 
 def test_default_zone_opens_ssh_and_no_stock_services(host):
