@@ -314,6 +314,23 @@ def test_guard_new_port_unreachable(host, unchanged):
     assert "2222/tcp" not in host.check_output("firewall-cmd --list-ports").split()
 
 
+def test_guard_new_port_answered_by_another_sshd(host, unchanged):
+    """Any SSH banner used to pass the probe: another sshd already on the port must not."""
+    host.run_expect([0], "systemd-run --unit=qn-other-sshd --property=RuntimeMaxSec=180 /usr/sbin/sshd -D -p 2222 -o PidFile=none")
+    try:
+        for _ in range(20):
+            if host.socket("tcp://0.0.0.0:2222").is_listening:
+                break
+            time.sleep(0.5)
+        rc, out = run_playbook(dict(AS_ADMIN, ssh_lockdown_port=2222))
+    finally:
+        host.run("systemctl stop qn-other-sshd.service")
+    assert rc != 0
+    assert "port 2222 (ssh_lockdown_port) is not reachable from the controller at %s" % ADDR in out, out[-3000:]
+    assert "with a host key made for this check, and a different SSH server answered" in out, out[-3000:]
+    assert "2222/tcp" not in host.check_output("firewall-cmd --list-ports").split()
+
+
 def test_port_change_moves_sshd_and_back(host):
     rc, out = run_playbook(dict(AS_ADMIN, ssh_lockdown_port=2222))
     assert rc == 0, out[-3000:]
