@@ -40,8 +40,8 @@ options:
     default: main
   known:
     description:
-      - Values read on the host that a list variable's items must be among, as
-        C({NAME: {values: [...], what: "a firewalld service on this host", fix: "how to add one"}}).
+      - "Values read on the host that a list variable's items must be among: for each variable name, a dict
+        with C(values) (the list), C(what) (for example 'a firewalld service on this host') and C(fix)."
       - The firewall role passes the firewalld services the host defines, so a misspelt service fails before any file is written.
     type: dict
     default: {}

@@ -73,6 +73,14 @@ def sshd_files_digest(host):
     return out.split()[0]
 
 
+def recap_changed(output):
+    """The changed= count of the target in the PLAY RECAP."""
+    for line in output.splitlines():
+        if line.startswith(CONTAINER + " ") and "changed=" in line:
+            return int(line.split("changed=", 1)[1].split()[0])
+    raise AssertionError("no PLAY RECAP line in:\n" + output[-3000:])
+
+
 def authorized_keys(host):
     return host.file("/home/%s/.ssh/authorized_keys" % ADMIN).content_string
 
@@ -267,6 +275,15 @@ def test_guard_match_group_that_turns_passwords_back_on(host, unchanged):
     assert "Nothing was changed." in out
 
 
+def test_guard_missing_key_file(host, unchanged):
+    admins = [{"name": ADMIN, "key_files": ["/nonexistent/qn-admin.pub"], "sudo": "nopasswd"}]
+    rc, out = run_playbook(dict(AS_ADMIN, ssh_lockdown_admin_users=admins))
+    assert rc != 0
+    assert ("key_files in ssh_lockdown_admin_users names '/nonexistent/qn-admin.pub' for %s, which the controller "
+            "cannot read" % ADMIN) in out, out[-3000:]
+    assert "Nothing was changed." in out and recap_changed(out) == 0
+
+
 def test_guard_exclusive_keys_without_the_login_key(host, unchanged, second_key):
     """The review's trap: exclusive: true with another key would replace the key this run logs in with."""
     admins = [{"name": ADMIN, "keys": [second_key[1]], "sudo": "nopasswd", "exclusive": True}]
@@ -312,6 +329,8 @@ def test_guard_new_port_unreachable(host, unchanged):
     # The port was opened in the running firewalld for the probe and is closed again.
     assert "Open the new port in the running firewalld only" in out, out[-3000:]
     assert "2222/tcp" not in host.check_output("firewall-cmd --list-ports").split()
+    # A refused run says "Nothing was changed" and its recap agrees.
+    assert recap_changed(out) == 0, out[-3000:]
 
 
 def test_guard_new_port_answered_by_another_sshd(host, unchanged):
