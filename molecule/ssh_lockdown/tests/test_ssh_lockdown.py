@@ -316,6 +316,20 @@ def test_authorized_keys_change_is_proven_by_a_fresh_login(host, second_key):
     assert host.run("systemctl is-active quietnode-ssh-rollback.timer").stdout.strip() != "active"
 
 
+def test_rerun_inside_the_rollback_window_proves_the_pending_change(host):
+    """A restore still pending (an earlier run never proved its change) is a change this run must prove."""
+    script = "/var/lib/quietnode/ssh_lockdown/rollback.sh"
+    host.run_expect([0], "sh %s arm 300" % script)
+    try:
+        rc, out = run_playbook(AS_ADMIN)
+    finally:
+        host.run("sh %s disarm" % script)
+    assert rc == 0, out[-3000:]
+    assert "Save the sshd files and authorized keys and arm the dead-man timer" in out
+    assert "Log in afresh over SSH with a key" in out and "Disarm the dead-man timer" in out, out[-3000:]
+    assert host.check_output("sh %s status" % script) == "idle"
+
+
 def test_guard_new_port_unreachable(host, unchanged):
     host.run_expect([0], "nft add table inet qntest && nft add chain inet qntest input "
                          "'{ type filter hook input priority -10; }' && nft add rule inet qntest input tcp dport 2222 drop")
