@@ -48,8 +48,9 @@ class ActionModule(ActionBase):
         for name in options:
             by_role.setdefault(owner.get(name, 'quietnode'), {})[name] = options[name]
         said, problems = [], []
+        known = self._task.args.get('known') or {}
         for role in sorted(by_role):
-            found = check(by_role[role], values)
+            found = check(by_role[role], values, known=known)
             if found:
                 problems.extend(found)
                 said.append('%s: %s' % (role, ' '.join(found)))

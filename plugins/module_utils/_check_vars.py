@@ -95,9 +95,24 @@ def port_error(name, value):
     return None
 
 
-def check(options, values, prefix=''):
-    """Every problem found in values (name -> raw value) against options (the spec's options)."""
+def known_errors(name, value, known):
+    """Messages for the items of a list that are not among the values the host knows.
+
+    known: {'values': [...], 'what': 'a firewalld service on this host', 'fix': 'how to add one'}.
+    """
+    allowed = set(known.get('values') or [])
+    bad = [item for item in value if not isinstance(item, (list, dict)) and str(item) not in allowed]
+    return ['%s holds %r, which is not %s. %s' % (name, item, known.get('what', 'a known value'), known.get('fix', ''))
+            for item in bad]
+
+
+def check(options, values, prefix='', known=None):
+    """Every problem found in values (name -> raw value) against options (the spec's options).
+
+    known: {name: {'values', 'what', 'fix'}} for list variables whose items must be among values read on the host.
+    """
     problems = []
+    known = known or {}
     for name, spec in sorted(options.items()):
         if name not in values or values[name] is None:
             continue
@@ -126,6 +141,8 @@ def check(options, values, prefix=''):
                 problems.extend(e + '.' for e in (address_error(label, item) for item in value) if e)
             if name in PORT_VARIABLES and not prefix:
                 problems.extend(e + '.' for e in (port_error(label, item) for item in value) if e)
+            if name in known and not prefix:
+                problems.extend(e.rstrip() for e in known_errors(label, value, known[name]))
         elif spec.get('type') == 'dict' and spec.get('options'):
             problems.extend(check(spec['options'], value, label + '.'))
     return problems

@@ -17,8 +17,10 @@ import os
 import shlex
 import subprocess
 
-# One line the remote shell prints: whether this user reaches root without a password.
-REMOTE_COMMAND = ('if [ "$(id -u)" = 0 ]; then echo QN_SUDO=root; '
+# What the remote shell prints: the controller's address as the host sees it (the one read the
+# other roles use), and whether this user reaches root without a password.
+REMOTE_COMMAND = ('echo "QN_CLIENT=${SSH_CONNECTION%% *}"; '
+                  'if [ "$(id -u)" = 0 ]; then echo QN_SUDO=root; '
                   'elif ! command -v sudo >/dev/null 2>&1; then echo QN_SUDO=missing; '
                   'elif sudo -n true 2>/dev/null; then echo QN_SUDO=nopasswd; '
                   'else echo QN_SUDO=password; fi')
@@ -67,20 +69,21 @@ def run_ssh(argv, password, timeout):
 def probe(host, candidates, key_file=None, ssh_args='', host_key_checking=True, timeout=10, runner=run_ssh):
     """Try each candidate in order; stop at the first login that works.
 
-    Returns (chosen or None, attempts). Each attempt: user, port, method, ok, sudo, error.
+    Returns (chosen or None, attempts). Each attempt: user, port, method, ok, sudo, client, error.
     """
     attempts = []
     for candidate in candidates:
         argv = ssh_argv(host, candidate, key_file, ssh_args, host_key_checking, timeout)
         rc, out, err = runner(argv, candidate.get('password'), timeout + 5)
-        sudo = ''
+        answer = {}
         for line in out.splitlines():
-            if line.startswith('QN_SUDO='):
-                sudo = line.split('=', 1)[1].strip()
+            if line.startswith(('QN_SUDO=', 'QN_CLIENT=')):
+                answer[line.split('=', 1)[0]] = line.split('=', 1)[1].strip()
+        sudo = answer.get('QN_SUDO', '')
         attempt = {
             'user': candidate['user'], 'port': int(candidate['port']),
             'method': 'password' if candidate.get('password') else 'key',
-            'ok': rc == 0 and bool(sudo), 'sudo': sudo,
+            'ok': rc == 0 and bool(sudo), 'sudo': sudo, 'client': answer.get('QN_CLIENT', ''),
             'error': '' if rc == 0 and sudo else (_last_line(err) or 'ssh exited %d' % rc),
         }
         attempts.append(attempt)

@@ -165,11 +165,25 @@ def mismatches(effective, expected):
     return found
 
 
-def find_setter(entries, keyword, ours):
-    """The first setting of ``keyword`` not in ``ours``, the file that overrides us, or None."""
+# Old names sshd still reads for a keyword that ``sshd -T`` prints under its new name.
+KEYWORD_ALIASES = {
+    "challengeresponseauthentication": "kbdinteractiveauthentication",
+    "pubkeyacceptedkeytypes": "pubkeyacceptedalgorithms",
+    "hostbasedacceptedkeytypes": "hostbasedacceptedalgorithms",
+}
+
+
+def canonical(keyword):
+    """The name ``sshd -T`` prints for a keyword read in a config file (aliases folded)."""
     keyword = keyword.lower()
+    return KEYWORD_ALIASES.get(keyword, keyword)
+
+
+def find_setter(entries, keyword, ours):
+    """The first setting of ``keyword`` (or an alias of it) not in ``ours``, the file that overrides us, or None."""
+    keyword = canonical(keyword)
     for entry in entries:
-        if entry["keyword"] == keyword and entry["path"] != ours:
+        if canonical(entry["keyword"]) == keyword and entry["path"] != ours:
             return entry
     return None
 
@@ -237,6 +251,22 @@ def access_denied(effective, user, groups, host="", addr=""):
         return "AllowGroups (%s) contains none of the groups of %s (%s)" % (
             " ".join(allow_groups), user, ", ".join(groups) or "none")
     return None
+
+
+# The fix for each refusal access_denied reports, by the rule that refuses: adding an admin who is
+# already one does not help against a DenyUsers entry or a missing group.
+ACCESS_FIXES = {
+    "DenyUsers": "Remove that DenyUsers entry from the sshd configuration, or set ssh_lockdown_connect_user to an admin it does not name.",
+    "AllowUsers": "Add the user to ssh_lockdown_admin_users or ssh_lockdown_allow_users, or set ssh_lockdown_connect_user to an allowed user.",
+    "DenyGroups": "Remove that DenyGroups entry from the sshd configuration, or take the user out of that group.",
+    "AllowGroups": ("Give the user one of those groups (groups in its ssh_lockdown_admin_users entry), or list one of "
+                    "its groups in ssh_lockdown_allow_groups."),
+}
+
+
+def access_fix(reason):
+    """The fix for a refusal from access_denied, chosen by the rule that refused."""
+    return ACCESS_FIXES.get((reason or "").split(" ", 1)[0], ACCESS_FIXES["AllowUsers"])
 
 
 # What no login may get, in any Match context: keyword -> the only acceptable effective value.
@@ -310,8 +340,8 @@ def login_policy_breaches(effective, user):
 
 def find_match_setter(entries, keyword, value):
     """The setting that most likely gave ``keyword`` this value: one inside a Match block first."""
-    keyword, value = keyword.lower(), value.lower()
-    candidates = [e for e in entries if e["keyword"] == keyword and e["value"].lower() == value]
+    keyword, value = canonical(keyword), value.lower()
+    candidates = [e for e in entries if canonical(e["keyword"]) == keyword and e["value"].lower() == value]
     inside = [e for e in candidates if e["match"]]
     return (inside or candidates or [None])[0]
 

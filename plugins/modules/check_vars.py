@@ -38,6 +38,13 @@ options:
     description: The entry point in the spec.
     type: str
     default: main
+  known:
+    description:
+      - "Values read on the host that a list variable's items must be among: for each variable name, a dict
+        with C(values) (the list), C(what) (for example 'a firewalld service on this host') and C(fix)."
+      - The firewall role passes the firewalld services the host defines, so a misspelt service fails before any file is written.
+    type: dict
+    default: {}
 """
 
 EXAMPLES = r"""
@@ -64,7 +71,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 def main():
     module = AnsibleModule(argument_spec=dict(spec=dict(type='list', elements='path', default=[]), roles_dir=dict(type='path'),
-                                              entry=dict(type='str', default='main')),
+                                              entry=dict(type='str', default='main'), known=dict(type='dict', default={})),
                            supports_check_mode=True)
     module.fail_json(msg='check_vars runs on the controller as an action plugin; it was called as a module.')
 

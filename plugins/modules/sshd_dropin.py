@@ -263,8 +263,7 @@ def _effective_checks(module, test, staged, main_config, live):
             groups = list(context["groups"]) + _host_groups(context["user"])
             reason = sc.access_denied(effective, context["user"], groups, context["host"], context["addr"])
             if reason:
-                problems.append("%s would be locked out: %s. Add the user to ssh_lockdown_admin_users or "
-                                "ssh_lockdown_allow_users, or connect as an allowed user." % (context["user"], reason))
+                problems.append("%s would be locked out: %s. %s" % (context["user"], reason, sc.access_fix(reason)))
     if module.params["contexts"] and (module.params["login_users"] or module.params["login_groups"]):
         base = dict(module.params["contexts"][0])
         base.pop("groups", None)

@@ -42,3 +42,10 @@ def http_status(client, family, port, timeout=4):
         str(timeout + 1), str(family), str(timeout), TARGET[family], str(port),
     )
     return cmd.stdout.strip()
+
+
+@pytest.fixture
+def deadman():
+    """The firewall's instance of the shared dead-man switch (molecule/shared/deadman_suite.py)."""
+    return {"script": "/usr/local/sbin/quietnode-firewall-rollback", "unit": "quietnode-firewall-rollback",
+            "tag": "quietnode-firewall", "path": "/etc/firewalld/zones/public.xml"}

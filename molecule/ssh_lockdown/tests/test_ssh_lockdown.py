@@ -67,9 +67,32 @@ def effective(host, user=ADMIN):
 
 
 def sshd_files_digest(host):
-    """Digest of every file sshd reads, so a refused run can be shown to have changed nothing."""
-    out = host.check_output("cat /etc/ssh/sshd_config /etc/ssh/sshd_config.d/*.conf | sha256sum")
+    """Digest of every file sshd reads and the admin's keys, so a refused run can be shown to have changed nothing."""
+    out = host.check_output("cat /etc/ssh/sshd_config /etc/ssh/sshd_config.d/*.conf /home/%s/.ssh/authorized_keys | sha256sum"
+                            % ADMIN)
     return out.split()[0]
+
+
+def recap_changed(output):
+    """The changed= count of the target in the PLAY RECAP."""
+    for line in output.splitlines():
+        if line.startswith(CONTAINER + " ") and "changed=" in line:
+            return int(line.split("changed=", 1)[1].split()[0])
+    raise AssertionError("no PLAY RECAP line in:\n" + output[-3000:])
+
+
+def authorized_keys(host):
+    return host.file("/home/%s/.ssh/authorized_keys" % ADMIN).content_string
+
+
+@pytest.fixture(scope="module")
+def second_key():
+    """A second throw-away key pair on the controller: (private key path, public key line)."""
+    directory = tempfile.mkdtemp(prefix="qn-second-key-")
+    path = os.path.join(directory, "id_ed25519")
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "qn-second-throwaway", "-f", path], check=True)
+    with open(path + ".pub") as handle:
+        return path, handle.read().strip()
 
 
 def run_playbook(extra_vars, env_extra=None, timeout=420, host_vars=None):
@@ -252,6 +275,61 @@ def test_guard_match_group_that_turns_passwords_back_on(host, unchanged):
     assert "Nothing was changed." in out
 
 
+def test_guard_missing_key_file(host, unchanged):
+    admins = [{"name": ADMIN, "key_files": ["/nonexistent/qn-admin.pub"], "sudo": "nopasswd"}]
+    rc, out = run_playbook(dict(AS_ADMIN, ssh_lockdown_admin_users=admins))
+    assert rc != 0
+    assert ("key_files in ssh_lockdown_admin_users names '/nonexistent/qn-admin.pub' for %s, which the controller "
+            "cannot read" % ADMIN) in out, out[-3000:]
+    assert "Nothing was changed." in out and recap_changed(out) == 0
+
+
+def test_guard_exclusive_keys_without_the_login_key(host, unchanged, second_key):
+    """The review's trap: exclusive: true with another key would replace the key this run logs in with."""
+    admins = [{"name": ADMIN, "keys": [second_key[1]], "sudo": "nopasswd", "exclusive": True}]
+    rc, out = run_playbook(dict(AS_ADMIN, ssh_lockdown_admin_users=admins))
+    assert rc != 0
+    assert ("this run logs in as %s with the key SHA256:" % ADMIN) in out, out[-3000:]
+    assert ("ssh_lockdown_admin_users gives %s exclusive: true without that key" % ADMIN) in out, out[-3000:]
+    assert "Nothing was changed." in out
+    assert second_key[1].split()[1] not in authorized_keys(host)
+    # The key this run used still opens a fresh login, the other one does not.
+    assert ssh_key(ADMIN).returncode == 0
+
+
+def test_authorized_keys_change_is_proven_by_a_fresh_login(host, second_key):
+    before = authorized_keys(host)
+    admins = [{"name": ADMIN, "key_files": [KEY + ".pub"], "keys": [second_key[1]], "sudo": "nopasswd", "exclusive": True}]
+    rc, out = run_playbook(dict(AS_ADMIN, ssh_lockdown_admin_users=admins))
+    assert rc == 0, out[-3000:]
+    assert "Save the sshd files and authorized keys and arm the dead-man timer" in out
+    assert "Log in afresh over SSH with a key" in out and "Disarm the dead-man timer" in out, out[-3000:]
+    assert second_key[1].split()[1] in authorized_keys(host)
+    second = _run(["ssh"] + SSH_OPTS + ["-o", "IdentitiesOnly=yes", "-i", second_key[0], "%s@%s" % (ADMIN, ADDR), "true"])
+    assert second.returncode == 0, second.stdout
+    # Back to the inventory's one key: exclusive removes the second, again behind the timer.
+    rc, out = run_playbook(AS_ADMIN)
+    assert rc == 0, out[-3000:]
+    assert "Disarm the dead-man timer" in out
+    assert authorized_keys(host) == before
+    assert ssh_key(ADMIN).returncode == 0
+    assert host.run("systemctl is-active quietnode-ssh-rollback.timer").stdout.strip() != "active"
+
+
+def test_rerun_inside_the_rollback_window_proves_the_pending_change(host):
+    """A restore still pending (an earlier run never proved its change) is a change this run must prove."""
+    script = "/var/lib/quietnode/ssh_lockdown/rollback.sh"
+    host.run_expect([0], "sh %s arm 300" % script)
+    try:
+        rc, out = run_playbook(AS_ADMIN)
+    finally:
+        host.run("sh %s disarm" % script)
+    assert rc == 0, out[-3000:]
+    assert "Save the sshd files and authorized keys and arm the dead-man timer" in out
+    assert "Log in afresh over SSH with a key" in out and "Disarm the dead-man timer" in out, out[-3000:]
+    assert host.check_output("sh %s status" % script) == "idle"
+
+
 def test_guard_new_port_unreachable(host, unchanged):
     host.run_expect([0], "nft add table inet qntest && nft add chain inet qntest input "
                          "'{ type filter hook input priority -10; }' && nft add rule inet qntest input tcp dport 2222 drop")
@@ -264,6 +342,25 @@ def test_guard_new_port_unreachable(host, unchanged):
     assert not host.socket("tcp://0.0.0.0:2222").is_listening
     # The port was opened in the running firewalld for the probe and is closed again.
     assert "Open the new port in the running firewalld only" in out, out[-3000:]
+    assert "2222/tcp" not in host.check_output("firewall-cmd --list-ports").split()
+    # A refused run says "Nothing was changed" and its recap agrees.
+    assert recap_changed(out) == 0, out[-3000:]
+
+
+def test_guard_new_port_answered_by_another_sshd(host, unchanged):
+    """Any SSH banner used to pass the probe: another sshd already on the port must not."""
+    host.run_expect([0], "systemd-run --unit=qn-other-sshd --property=RuntimeMaxSec=180 /usr/sbin/sshd -D -p 2222 -o PidFile=none")
+    try:
+        for _ in range(20):
+            if host.socket("tcp://0.0.0.0:2222").is_listening:
+                break
+            time.sleep(0.5)
+        rc, out = run_playbook(dict(AS_ADMIN, ssh_lockdown_port=2222))
+    finally:
+        host.run("systemctl stop qn-other-sshd.service")
+    assert rc != 0
+    assert "port 2222 (ssh_lockdown_port) is not reachable from the controller at %s" % ADDR in out, out[-3000:]
+    assert "with a host key made for this check, and a different SSH server answered" in out, out[-3000:]
     assert "2222/tcp" not in host.check_output("firewall-cmd --list-ports").split()
 
 
@@ -288,9 +385,13 @@ def test_port_change_moves_sshd_and_back(host):
 
 # --- dead-man switch ------------------------------------------------------------------------------
 
-def test_dead_man_switch_restores_previous_config(host):
-    """Keep one SSH connection open for the run, drop every new one, and let the timer heal the host."""
-    before_files, before = sshd_files_digest(host), effective(host)
+def test_dead_man_switch_restores_previous_config(host, second_key):
+    """Keep one SSH connection open for the run, drop every new one, and let the timer heal the host.
+
+    The run changes sshd and the admin's authorized keys (exclusive, with a second key): both come back.
+    """
+    before_files, before, keys_before = sshd_files_digest(host), effective(host), authorized_keys(host)
+    admins = [{"name": ADMIN, "key_files": [KEY + ".pub"], "keys": [second_key[1]], "sudo": "nopasswd", "exclusive": True}]
     os.makedirs(CONTROL_DIR, exist_ok=True)
     control = os.path.join(CONTROL_DIR, "%s-22-%s" % (ADDR, ADMIN))
     # The master connection Ansible will reuse for every task until reset_connection closes it.
@@ -306,11 +407,15 @@ def test_dead_man_switch_restores_previous_config(host):
         # (which would now refuse the run, as it should) is taken as done.
         began = {"connection_login": {"user": ADMIN, "port": 22, "method": "key", "sudo": "nopasswd"},
                  "connection_over_ssh": True, "connection_become_password_given": False}
-        rc, out = run_playbook(dict(AS_ADMIN, ssh_lockdown_client_alive_interval=120, ssh_lockdown_verify_timeout=8, **began))
+        rc, out = run_playbook(dict(AS_ADMIN, ssh_lockdown_client_alive_interval=120, ssh_lockdown_verify_timeout=8,
+                                    ssh_lockdown_admin_users=admins, **began))
         finished = time.time()
         assert rc != 0, out[-3000:]
-        assert "Save the live sshd files and arm the dead-man timer" in out
+        assert "Save the sshd files and authorized keys and arm the dead-man timer" in out
         assert "Log in afresh over SSH with a key" in out and "Disarm the dead-man timer" not in out, out[-3000:]
+        # The failure says what happens next, not only that a connection timed out.
+        assert "The dead-man timer is armed: unless a fresh login proves the change" in out, out[-3000:]
+        assert second_key[1].split()[1] in authorized_keys(host)
         # The timer was armed before the reload, so the restore is due within the delay.
         restored = False
         while time.time() - finished < ROLLBACK_DELAY + 15:
@@ -320,30 +425,12 @@ def test_dead_man_switch_restores_previous_config(host):
             time.sleep(2)
         assert restored, "previous configuration not back within %d s" % (ROLLBACK_DELAY + 15)
         log = host.check_output("journalctl -q --no-pager -o cat -t quietnode-ssh-rollback --since -5min")
-        assert "previous configuration restored" in log
+        assert "the change was not proven by a fresh login in time: restored the previous sshd configuration" in log
     finally:
         host.run("nft delete table inet qntest")
         _run(["ssh", "-o", "ControlPath=" + control, "-O", "exit", "%s@%s" % (ADMIN, ADDR)])
     assert sshd_files_digest(host) == before_files and effective(host) == before
+    assert authorized_keys(host) == keys_before
+    # A fresh key login after the dead-man window, with the key the inventory holds.
     assert ssh_key(ADMIN).returncode == 0
 
-
-def test_rearming_while_a_restore_is_pending_keeps_the_last_good_backup(host):
-    """A re-run right after a failed one must not save the broken files as the ones to restore."""
-    script = "/var/lib/quietnode/ssh_lockdown/rollback.sh"
-    dropin = "/etc/ssh/sshd_config.d/00-quietnode.conf"
-    good = host.file(dropin).content_string
-    try:
-        host.run_expect([0], "sh %s arm 300" % script)
-        host.run_expect([0], "echo '# a failed run left this' >> %s" % dropin)
-        host.run_expect([0], "sh %s arm 300" % script)
-        assert host.run("systemctl is-active quietnode-ssh-rollback.timer").stdout.strip() == "active"
-        host.run_expect([0], "sh %s restore" % script)
-        assert host.file(dropin).content_string == good
-        disarm = host.run("sh %s disarm" % script)
-        assert disarm.rc == 3 and "previous configuration is back" in disarm.stderr
-    finally:
-        host.run("sh %s disarm" % script)
-    assert host.file(dropin).content_string == good
-    assert host.run("systemctl is-active quietnode-ssh-rollback.timer").stdout.strip() != "active"
-    assert ssh_key(ADMIN).returncode == 0

@@ -63,3 +63,23 @@ def test_good_values_pass():
 def test_a_string_list_says_how_to_write_it():
     (problem,) = check(SPEC, {"firewall_services": "http"})
     assert problem.endswith('Write it as firewall_services: [first, second] or one item per line starting with "- ".')
+
+
+# The firewall role passes the services the host's firewalld defines, read before any file is written.
+SERVICES = {"values": ["ssh", "http", "https", "dns", "ntp", "dhcp", "dhcpv6"], "what": "a firewalld service on this host",
+            "fix": "Use one of those names."}
+KNOWN_CASES = [
+    ("all-known", {"firewall_services": ["http", "https"]}, []),
+    ("misspelt", {"firewall_services": ["http", "htps"]},
+     ["firewall_services holds 'htps', which is not a firewalld service on this host. Use one of those names."]),
+    ("unknown", {"firewall_services": ["no-such-service"]},
+     ["firewall_services holds 'no-such-service', which is not a firewalld service on this host. Use one of those names."]),
+    # A string is reported as a string, not as four unknown one-letter services.
+    ("string", {"firewall_services": "http"}, ["firewall_services must be a list, got the string 'http'"]),
+]
+
+
+@pytest.mark.parametrize("values,expected", [c[1:] for c in KNOWN_CASES], ids=[c[0] for c in KNOWN_CASES])
+def test_services_are_checked_against_the_hosts_list(values, expected):
+    problems = check(SPEC, values, known={"firewall_services": SERVICES})
+    assert [p[:len(e)] for p, e in zip(problems, expected)] == expected and len(problems) == len(expected), problems

@@ -1,8 +1,10 @@
 """Login choice: the order of tries, the fresh-connection ssh command line, and what each answer means."""
 
+import subprocess
+
 import pytest
 
-from ansible_collections.quietnode.baseline.plugins.module_utils._login_probe import candidates, explain, probe, ssh_argv
+from ansible_collections.quietnode.baseline.plugins.module_utils._login_probe import REMOTE_COMMAND, candidates, explain, probe, ssh_argv
 
 CANDIDATE_CASES = [
     # (admin, admin ports, inventory user, inventory port, password, expected [(user, port, method)])
@@ -52,7 +54,7 @@ PROBE_CASES = [
     # day one: the admin does not exist yet, root's password works
     ({("root", 22, True): (0, "QN_SUDO=root\n", "")}, ("root", 22, "password", "root"), 2),
     # after the first run: the admin's key works at once; root is never tried
-    ({("alice", 22, False): (0, "QN_SUDO=nopasswd\n", "")}, ("alice", 22, "key", "nopasswd"), 1),
+    ({("alice", 22, False): (0, "QN_CLIENT=198.51.100.7\nQN_SUDO=nopasswd\n", "")}, ("alice", 22, "key", "nopasswd"), 1),
     # port moved: refused on 22, the managed port answers
     ({("alice", 2222, False): (0, "QN_SUDO=password\n", "")}, ("alice", 2222, "key", "password"), 2),
     # a login that runs no shell (ForceCommand, nologin) prints no answer: not a usable login
@@ -68,6 +70,20 @@ def test_probe_stops_at_the_first_login_that_works(answers, expected, tries):
     assert (chosen["user"], chosen["port"], chosen["method"], chosen["sudo"]) == expected
     assert len(attempts) == tries == len(runner.calls)
     assert all(not a["ok"] and a["error"] for a in attempts[:-1])
+
+
+def test_probe_reads_the_controller_address_the_host_sees():
+    runner = Runner({("alice", 22, False): (0, "QN_CLIENT=2001:db8::7\nQN_SUDO=nopasswd\n", "")})
+    chosen, _attempts = probe("h", candidates("alice", [22], "root", 22, ""), runner=runner)
+    assert chosen["client"] == "2001:db8::7"
+    runner = Runner({("alice", 22, False): (0, "QN_SUDO=nopasswd\n", "")})
+    assert probe("h", candidates("alice", [22], "root", 22, ""), runner=runner)[0]["client"] == ""
+
+
+def test_remote_command_prints_the_client_address_with_a_real_shell():
+    out = subprocess.run(["sh", "-c", REMOTE_COMMAND], env={"SSH_CONNECTION": "203.0.113.9 50022 10.0.0.2 22", "PATH": "/usr/bin:/bin"},
+                         stdout=subprocess.PIPE, universal_newlines=True, check=False).stdout
+    assert out.splitlines()[0] == "QN_CLIENT=203.0.113.9"
 
 
 def test_probe_reports_every_refusal_when_nothing_works():

@@ -115,6 +115,20 @@ def test_read_order_follows_includes_and_marks_match_blocks():
     assert "/etc/ssh/sshd_config.d/00-aaa.conf line 1" in message and "reads before" in message
 
 
+def test_an_alias_is_named_at_its_own_line():
+    """ChallengeResponseAuthentication sets what sshd -T prints as kbdinteractiveauthentication."""
+    files = {
+        "/etc/ssh/sshd_config": "Include /etc/ssh/sshd_config.d/*.conf\nKbdInteractiveAuthentication no\n",
+        "/etc/ssh/sshd_config.d/10-cloud.conf": "# vendor\nChallengeResponseAuthentication yes\n",
+        DROPIN: "KbdInteractiveAuthentication no\n",
+    }
+    read, listdir = _fs(files)
+    entries = sc.read_order("/etc/ssh/sshd_config", read, listdir)
+    setter = sc.find_setter(entries, "kbdinteractiveauthentication", DROPIN)
+    assert (setter["path"], setter["line"]) == ("/etc/ssh/sshd_config.d/10-cloud.conf", 2)
+    assert sc.find_match_setter(entries, "kbdinteractiveauthentication", "yes")["line"] == 2
+
+
 def test_read_order_stops_include_loops():
     read, listdir = _fs({"/etc/ssh/sshd_config": "Include /etc/ssh/sshd_config\nPort 22\n"})
     entries = sc.read_order("/etc/ssh/sshd_config", read, listdir)
@@ -166,6 +180,18 @@ def test_access_denied(effective, user, groups, addr, reason):
         assert result is None
     else:
         assert result is not None and result.startswith(reason)
+
+
+@pytest.mark.parametrize("effective,user,groups,addr,reason", [c[1:] for c in ACCESS_CASES if c[-1]],
+                         ids=[c[0] for c in ACCESS_CASES if c[-1]])
+def test_each_refusal_gets_the_fix_for_its_rule(effective, user, groups, addr, reason):
+    fix = sc.access_fix(sc.access_denied(effective, user, groups, "client", addr))
+    if reason in ("DenyUsers", "DenyGroups"):
+        assert fix.startswith("Remove that %s entry" % reason) and "Add the user to" not in fix
+    elif reason == "AllowGroups":
+        assert "ssh_lockdown_allow_groups" in fix and "Add the user to" not in fix
+    else:
+        assert fix.startswith("Add the user to ssh_lockdown_admin_users or ssh_lockdown_allow_users")
 
 
 # A Debian sshd_config tail an operator (or an installer) appended, with the Match blocks that
