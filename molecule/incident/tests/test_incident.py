@@ -107,11 +107,13 @@ def test_the_night_happened_as_planned(night):
 # --- inbound: scan, brute force, the blocklisted address ------------------------------
 
 def test_the_port_scan_is_in_the_denied_packets(collected, night):
+    """The refused-packet log is rate-limited (10/s, burst 5): a fast scan leaves a sample of its
+    ports, at least ten of them, never the whole 1024."""
     denied = json.loads(member(collected, "network/denied.json"))
-    sources = {s["source"]: s for s in denied["sources"]}
+    sources = {s["src"]: s for s in denied["sources"]}
     assert night["attacker"] in sources, denied
     scan = sources[night["attacker"]]
-    assert scan["distinct_ports"] >= 100 and scan["packets"] >= 100, scan
+    assert scan["distinct_ports"] >= 10 and scan["packets"] >= scan["distinct_ports"], scan
 
 
 def test_brute_force_attempts_are_counted_per_connection(collected, night):
