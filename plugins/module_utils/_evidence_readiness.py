@@ -112,6 +112,8 @@ def persistence_baseline(obs):
         return 'on', 'snapshot %s compared with the host now; persistence watch records in the window: %d' % (
             obs['baseline_snapshot'], obs.get('watch_events', 0))
     return 'missing', obs.get('baseline_error') or 'no snapshot'
+
+
 def _log_recorder(obs, loaded_key, lines_key, what, loaded, missing):
     """A kernel-log recorder: its rule in the ruleset at collection time, and its lines in the window."""
     net = obs.get('network')
