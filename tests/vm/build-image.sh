@@ -20,7 +20,9 @@ packages="systemd,systemd-sysv,udev,dbus,kmod,openssh-server,python3,python3-apt
 # TCG `apt-get update` alone takes ~100 s and installing these ~4 min; the roles still run
 # their install tasks, which then report ok.
 # Installed by apt in the chroot, not by debootstrap: debootstrap's configure order breaks polkitd.
-preload="firewalld nftables fail2ban python3-systemd sysstat xz-utils acct auditd audispd-plugins openssh-client atop"
+# Not atop: preinstalled, its atopacct.service starts at boot and, when it stops, turns kernel
+# accounting off while acct.service still reads active (the incident run showed an empty pacct).
+preload="firewalld nftables fail2ban python3-systemd sysstat xz-utils acct auditd audispd-plugins openssh-client"
 
 if [ -s "$out/base.img" ] && [ -s "$out/vmlinuz" ] && [ -s "$out/initrd.img" ]; then
   echo "vm image $out is current" >&2
