@@ -48,6 +48,25 @@ def os_family(root='/'):
     return None
 
 
+
+def read_chunks(proc, deadline, state):
+    """Chunks of a running command's stdout until it closes or the deadline passes (then the command is
+    killed and state['timed_out'] is set): one reader for every command the collector streams."""
+    fd = proc.stdout.fileno()
+    while True:
+        left = deadline - time.time()
+        if left <= 0:
+            state['timed_out'] = True
+            proc.kill()
+            return
+        ready, _w, _x = select.select([fd], [], [], min(left, 1.0))
+        if not ready:
+            continue
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            return
+        yield chunk
+
 class CollectionLog:
     """collection.log: one UTC-stamped line per step and per command."""
 
@@ -212,31 +231,20 @@ class Engine:
         return rc
 
     def _pump(self, proc, spool, start, cap):
-        written, note, truncated = 0, '', False
-        deadline = start + self.timeout
-        fd = proc.stdout.fileno()
-        while True:
-            left = deadline - time.time()
-            if left <= 0:
-                note = 'timed out after %ss; output kept up to then' % self.timeout
-                proc.kill()
-                break
-            ready, _w, _x = select.select([fd], [], [], min(left, 1.0))
-            if not ready:
-                continue
-            chunk = os.read(fd, 1 << 20)
-            if not chunk:
-                break
+        written, truncated, state = 0, False, {}
+        for chunk in read_chunks(proc, start + self.timeout, state):
             if written + len(chunk) > cap:
                 chunk = chunk[:cap - written]
                 truncated = True
             spool.write(chunk)
             written += len(chunk)
             if truncated:
-                note = 'output capped at %d bytes' % cap
                 proc.kill()
                 break
         proc.stdout.close()
+        if truncated:
+            return written, 'output capped at %d bytes' % cap, truncated
+        note = 'timed out after %ss; output kept up to then' % self.timeout if state.get('timed_out') else ''
         return written, note, truncated
 
     def jsonl(self, name, rows, group, source=None):

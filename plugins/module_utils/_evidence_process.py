@@ -20,11 +20,11 @@ __metaclass__ = type
 import json
 import os
 import re
-import select
 import subprocess
 import time
 
 from ansible_collections.quietnode.baseline.plugins.module_utils import _baseline_manifest as manifest
+from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_engine import read_chunks
 from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_proc import boot_time, list_sockets, parse_stat
 from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_window import iso
 
@@ -140,30 +140,19 @@ def stream_lines(engine, argv):
     except OSError as exc:
         engine.log.command(argv, None, time.time() - start, 'could not start: %s' % exc)
         return
-    note, rest = '', b''
-    fd = proc.stdout.fileno()
+    state, rest = {}, b''
     try:
-        while True:
-            left = start + engine.timeout - time.time()
-            if left <= 0:
-                note = 'timed out after %ss; rows kept up to then' % engine.timeout
-                proc.kill()
-                break
-            ready, _w, _x = select.select([fd], [], [], min(left, 1.0))
-            if not ready:
-                continue
-            chunk = os.read(fd, 1 << 20)
-            if not chunk:
-                break
+        for chunk in read_chunks(proc, start + engine.timeout, state):
             lines = (rest + chunk).split(b'\n')
             rest = lines.pop()
             for line in lines:
                 yield line.decode('utf-8', 'replace')
-        if rest and not note:
+        if rest and not state.get('timed_out'):
             yield rest.decode('utf-8', 'replace')
     finally:
         proc.stdout.close()
         rc = proc.wait()
+        note = 'timed out after %ss; rows kept up to then' % engine.timeout if state.get('timed_out') else ''
         engine.log.command(argv, rc, time.time() - start, note)
 
 

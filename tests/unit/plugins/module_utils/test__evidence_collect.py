@@ -6,6 +6,7 @@ import pytest
 
 from ansible_collections.quietnode.baseline.plugins.module_utils import _evidence_bundle as eb
 from ansible_collections.quietnode.baseline.plugins.module_utils import _evidence_collect as col
+from ansible_collections.quietnode.baseline.plugins.module_utils import _evidence_process as proc_mod
 from ansible_collections.quietnode.baseline.plugins.module_utils import _evidence_records as rec
 
 FIX = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "evidence")
@@ -97,6 +98,24 @@ def test_command_timeout_kills_and_keeps_output(tmp_path, monkeypatch):
     writer.close(collector.log.data())
     members = eb.verify_bundle(str(tmp_path / "b.tar.gz"))
     assert members["ok"]
+
+
+def test_streamed_lines_stop_at_the_timeout_and_say_so(tmp_path, monkeypatch):
+    """atop's decoder reads its command line by line through the engine's one chunk reader."""
+    writer, collector = _collector(tmp_path, [], timeout=1)
+    monkeypatch.setattr(col, "PATH", ("/usr/bin", "/bin"))
+    lines = list(proc_mod.stream_lines(collector.engine, ["sh", "-c", "echo one; echo two; exec sleep 20"]))
+    assert lines == ["one", "two"]
+    assert "timed out" in collector.log.commands[0]["note"]
+    writer.close(b"")
+
+
+def test_streamed_lines_keep_a_last_line_without_newline(tmp_path, monkeypatch):
+    writer, collector = _collector(tmp_path, [])
+    monkeypatch.setattr(col, "PATH", ("/usr/bin", "/bin"))
+    assert list(proc_mod.stream_lines(collector.engine, ["printf", "a\\nb"])) == ["a", "b"]
+    assert collector.log.commands[0]["note"] == ""
+    writer.close(b"")
 
 
 def test_command_output_cap(tmp_path):
