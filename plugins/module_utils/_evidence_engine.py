@@ -48,7 +48,6 @@ def os_family(root='/'):
     return None
 
 
-
 def read_chunks(proc, deadline, state):
     """Chunks of a running command's stdout until it closes or the deadline passes (then the command is
     killed and state['timed_out'] is set): one reader for every command the collector streams."""
@@ -66,6 +65,7 @@ def read_chunks(proc, deadline, state):
         if not chunk:
             return
         yield chunk
+
 
 class CollectionLog:
     """collection.log: one UTC-stamped line per step and per command."""

@@ -7,13 +7,12 @@ and its processes exited before the collection ran, so live state cannot answer.
 import json
 import os
 import re
-import shutil
-import subprocess
 import tarfile
 
 import pytest
+# The vm scenario's tests sit beside these (a link): one way to run collect_evidence.yml for both.
+from test_vm import collect_evidence  # pylint: disable=import-error
 
-PROJECT = os.environ.get("MOLECULE_PROJECT_DIRECTORY", os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 COLLECT_TIMEOUT = 1200  # seconds for collect_evidence.yml and its report under TCG
 SEVERITY = ("info", "low", "medium", "high", "critical")
 
@@ -35,24 +34,15 @@ def night():
 def collected(night, tmp_path_factory):
     """collect_evidence.yml as the README writes it, for a window that starts before the night."""
     workdir = tmp_path_factory.mktemp("incident")
-    inventory = os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"])
-    cmd = [shutil.which("ansible-playbook") or "ansible-playbook", "-i", inventory,
-           os.path.join(PROJECT, "playbooks", "collect_evidence.yml"),
-           "-e", "since=@%d" % (int(night["start"]) - 120), "-e", json.dumps({"exclude": ["integrity"]})]
-    run = subprocess.run(cmd, cwd=str(workdir), capture_output=True, text=True, timeout=COLLECT_TIMEOUT)
-    log = run.stdout + run.stderr
-    (workdir / "collect.log").write_text(log)
-    assert run.returncode == 0, "collect_evidence.yml failed (log in %s):\n%s" % (workdir, log[-4000:])
-    bundles = sorted((workdir / "evidence" / "quietnode-vm").glob("*/evidence-*.tar.gz"))
-    assert len(bundles) == 1, (bundles, log[-2000:])
+    log, bundle = collect_evidence(workdir, int(night["start"]) - 120, timeout=COLLECT_TIMEOUT)
     members = {}
-    with tarfile.open(str(bundles[0])) as tar:
+    with tarfile.open(str(bundle)) as tar:
         for member in tar:
             if member.isfile():
                 members[member.name.split("/", 1)[1]] = tar.extractfile(member).read()
-    findings_path = bundles[0].parent / "findings.json"
+    findings_path = bundle.parent / "findings.json"
     findings = json.loads(findings_path.read_text()) if findings_path.exists() else None
-    return {"members": members, "log": log, "bundle": bundles[0], "findings": findings}
+    return {"members": members, "log": log, "bundle": bundle, "findings": findings}
 
 
 def member(collected, name):

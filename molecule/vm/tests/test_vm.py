@@ -162,6 +162,22 @@ def raw_audit_records(tar):
     return raw
 
 
+def collect_evidence(workdir, since, *options, timeout=COLLECT_TIMEOUT):
+    """collect_evidence.yml as the README writes it, run from workdir (its default ./evidence), for the window
+    from the epoch since; returns the run's output and the one fetched bundle. The incident tests use it too."""
+    inventory = os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"])
+    cmd = [shutil.which("ansible-playbook") or "ansible-playbook"] + list(options) + [
+        "-i", inventory, os.path.join(PROJECT, "playbooks", "collect_evidence.yml"),
+        "-e", "since=@%d" % since, "-e", json.dumps({"exclude": ["integrity"]})]
+    run = subprocess.run(cmd, cwd=str(workdir), capture_output=True, text=True, timeout=timeout)
+    log = run.stdout + run.stderr
+    (workdir / "collect.log").write_text(log)
+    assert run.returncode == 0, "collect_evidence.yml failed (log in %s):\n%s" % (workdir, log[-4000:])
+    bundles = sorted((workdir / "evidence" / "quietnode-vm").glob("*/evidence-*.tar.gz"))
+    assert len(bundles) == 1, (bundles, log[-2000:])
+    return log, bundles[0]
+
+
 @pytest.fixture(scope="module")
 def evidence(host, tmp_path_factory):
     """Plant an execution from /tmp, then run collect_evidence.yml with the default local directory.
@@ -178,17 +194,8 @@ def evidence(host, tmp_path_factory):
 
     # The default local_dir (./evidence) is relative to where the playbook is run from.
     workdir = tmp_path_factory.mktemp("collect")
-    inventory = os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"])
-    cmd = [shutil.which("ansible-playbook") or "ansible-playbook", "-vvv", "-i", inventory,
-           os.path.join(PROJECT, "playbooks", "collect_evidence.yml"),
-           "-e", "since=@%d" % since, "-e", json.dumps({"exclude": ["integrity"]})]
-    run = subprocess.run(cmd, cwd=str(workdir), capture_output=True, text=True, timeout=COLLECT_TIMEOUT)
-    log = run.stdout + run.stderr
-    (workdir / "collect.log").write_text(log)
-    assert run.returncode == 0, "collect_evidence.yml failed (log in %s):\n%s" % (workdir, log[-4000:])
-    bundles = sorted((workdir / "evidence" / "quietnode-vm").glob("*/evidence-*.tar.gz"))
-    assert len(bundles) == 1, (bundles, log[-2000:])
-    return {"probe": os.path.basename(probe), "log": log, "workdir": workdir, "bundle": bundles[0]}
+    log, bundle = collect_evidence(workdir, since, "-vvv")
+    return {"probe": os.path.basename(probe), "log": log, "workdir": workdir, "bundle": bundle}
 
 
 def test_the_bundle_streams_to_the_controller_without_slurp(host, evidence):
