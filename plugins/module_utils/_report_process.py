@@ -195,7 +195,7 @@ def r_exec_atop(ev, ctx):
         rules.when_iso(i['last']), i['cpu_s'], '; its file is gone' if i['file_deleted'] else '') for i in items[:4])
     return [rules._finding('exec-temp', 'high', min(iso_e(i['first']) for i in items), max(iso_e(i['last']) for i in items),
                            refs, facts={'items': items, 'users': sorted(set(i['user'] for i in items)), 'source': 'atop'},
-                           what=what, pids=' '.join(str(p) for i in items for p in i['pids'][:3]))]
+                           what=what, stop=rules.stop_words([p for i in items for p in i['pids'][:3]]))]
 
 
 def iso_e(text):
@@ -417,7 +417,8 @@ def _undone(ev, ctx, windows, paths_in_diff):
         words, refs, times, facts = [], [], [], []
         for path, events in group[:20]:
             steps = ', '.join('%s %s by %s (uid %s, login uid %s)' % (
-                action or e.get('syscall'), rules.when(e['epoch']), e.get('comm'), e.get('uid'), e.get('auid'))
+                action or e.get('syscall'), rules.when(e['epoch']), e.get('comm'), e.get('uid'),
+                'unset' if e.get('auid') is None else e.get('auid'))
                 for e, action in events[:4])
             who = sorted(set(attribute(ev, ctx, windows, e)[1] for e, _a in events))
             words.append('%s: %s; made by %s' % (path, steps, ' and '.join(who)))

@@ -68,6 +68,11 @@ PERSISTENCE = (
                                   r'|^/etc/(profile|bash\.bashrc|environment|rc\.local)$|^/etc/profile\.d/')),
 )
 
+def stop_words(pids):
+    """How to stop a flagged program: the kill command for its pids, or that it already ended."""
+    return 'kill %s' % ' '.join(str(p) for p in pids) if pids else 'it has already ended'
+
+
 RULES = {
     'ssh-bruteforce': dict(
         severity='medium', title='Someone tried to guess SSH passwords',
@@ -104,7 +109,7 @@ RULES = {
         severity='high', title='A program ran from a temporary directory or from a deleted file',
         text='{what}. Legitimate software is installed in /usr; programs started from /tmp, /var/tmp, /dev/shm, from '
              'memory (memfd) or from a file deleted after it started are a classic sign of an intruder\'s tool.',
-        next='Keep the copied executable (live/exe/ in the bundle) for analysis, stop the process (kill {pids}), and '
+        next='Keep the copied executable (live/exe/ in the bundle) for analysis, stop the process ({stop}), and '
              'find how it got there: the logins and persistence findings of the same hours.'),
     'exec-disguised': dict(
         severity='high', title='A program with a disguised name used the CPU',
@@ -485,7 +490,7 @@ def r_exec_temp(ev, ctx):
         out.append(_finding('exec-temp', 'high', min(times), max(times), refs,
                             facts={'items': items, 'users': sorted(u for u in users if u),
                                    'programs': [{'program': r['exe'], 'user': r['user'], 'time': iso(r['t'])} for r in audited[:20]]},
-                            what='; '.join(items[:4]), pids=' '.join(pids) or '(already ended)'))
+                            what='; '.join(items[:4]), stop=stop_words(pids)))
     elif 'processes' in ev.present:
         out.append(_finding('live-nothing-flagged', 'medium', ev.started, ev.started,
                             [{'member': 'live/flagged_processes.json', 'key': '[]', 'excerpt': 'empty list'}]))

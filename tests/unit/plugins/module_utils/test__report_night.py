@@ -9,6 +9,7 @@ rewrite them here.
 import copy
 import json
 import os
+import re
 import tarfile
 
 from ansible_collections.quietnode.baseline.plugins.module_utils import _evidence_process as ep
@@ -229,3 +230,13 @@ def test_without_a_baseline_the_changed_files_are_attributed_by_audit_too():
     assert mine[0]['facts']['attribution']['/root/.ssh/authorized_keys'] == 'your login from 10.0.2.2 (audit session 16)'
     flagged = [f for f in of(rr.evaluate(as_systemd_run(ev), OWNER), 'persistence') if f['facts']['kind'] == 'authorized_keys']
     assert flagged and 'night-root-key' in flagged[0]['explanation'] and 'no login session' in flagged[0]['explanation']
+
+
+def test_the_words_a_reader_sees_have_no_python_values_or_doubled_brackets():
+    """An unset login uid reads "unset", and a program that already ended is not told to be killed."""
+    findings = rr.evaluate(as_systemd_run(evidence()), OWNER)
+    undone = of(findings, 'persistence-undone')
+    assert undone and 'login uid unset' in undone[0]['explanation'], undone
+    for f in findings:
+        for field in ('title', 'explanation', 'next_steps'):
+            assert not re.search(r'\bNone\b|\(\(|\(kill \(', f[field]), (f['rule'], f[field])
