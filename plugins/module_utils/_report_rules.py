@@ -68,6 +68,7 @@ PERSISTENCE = (
                                   r'|^/etc/(profile|bash\.bashrc|environment|rc\.local)$|^/etc/profile\.d/')),
 )
 
+
 def stop_words(pids):
     """How to stop a flagged program: the kill command for its pids, or that it already ended."""
     return 'kill %s' % ' '.join(str(p) for p in pids) if pids else 'it has already ended'
