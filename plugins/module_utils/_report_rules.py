@@ -35,7 +35,7 @@ BENIGN_UNITS = {
     'e2scrub_all.service': 'e2scrub: checks ext4 file systems',
     'e2scrub_reap.service': 'e2scrub: cleans up after file system checks',
     'dnf-makecache.service': 'dnf-makecache: refreshes the package metadata',
-    'sysstat-collect.service': "sysstat: records this host's activity every 10 minutes",
+    'sysstat-collect.service': "sysstat: records this host's activity (each minute with the sysstat role, else every 10)",
     'sysstat-summary.service': "sysstat: writes the daily activity summary",
     'systemd-tmpfiles-clean.service': 'systemd-tmpfiles-clean: removes old temporary files',
     'dpkg-db-backup.service': 'dpkg-db-backup: backs up the package database',
