@@ -117,8 +117,9 @@ RULES = {
         text='{source} shows {comm!r} run by {user} for {running} seconds, using {cpu} CPU seconds. Names that start with a dot or '
              'imitate kernel threads (kworker, kthreadd) are what crypto-miners and backdoors pick to hide in a '
              'process list.',
-        next='Find and remove the program (process accounting keeps only the first 16 characters of its name, not its '
-             'path); turn on auditd (recorders) so the next collection records where it ran from.'),
+        next='Find and remove the program: a "program ran from a temporary directory" finding or the audit records '
+             '(audit/ausearch.txt) give its path; process accounting keeps only the first 16 characters of its name. '
+             'If auditd was off (see the recorders), turn it on so the next collection records where it ran from.'),
     'cpu-top': dict(
         severity='info', title='What used the CPU',
         text='The programs that used the most CPU in the window: {top}.',
