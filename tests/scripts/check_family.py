@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Fail when a role or Molecule file names a Debian-only module, unit, package or path outside per-platform data.
+"""Fail when a role, playbook or Molecule file names a Debian-only module, unit, package or path outside per-platform data.
 
 Per-platform data is a file named after its platform in a vars/ or tasks/ directory
 (roles/*/vars/Debian.yml, vars/Debian_13.yml, molecule/shared/vars/Debian.yml,
@@ -27,7 +27,7 @@ RULES = (
     ("Debian-only package", re.compile(
         r"(?<![\w.-])(python3-apt|iputils-ping|netcat-openbsd|xz-utils|unattended-upgrades|openssh-client)(?![\w.-])")),
 )
-SCANNED_DIRS = ("roles", "molecule")
+SCANNED_DIRS = ("roles", "playbooks", "molecule")
 SCANNED_SUFFIXES = (".yml", ".yaml", ".j2")
 PLATFORMS = ("Debian", "Ubuntu")
 ALLOW_FILE = os.path.join("tests", "scripts", "check_family.allow")
@@ -121,7 +121,8 @@ def main(argv):
         print(line)
     if failures:
         print("check_family: %d Debian-only name(s) in shared steps. Move each into vars/<Platform>.yml "
-              "(roles) or molecule/shared/vars/<Platform>.yml and use the variable." % len(failures))
+              "(roles; a playbook's step into a role) or molecule/shared/vars/<Platform>.yml and use the variable."
+              % len(failures))
         return 1
     print("check_family: no Debian-only names outside per-platform data (%d allowed)" % len(allowed))
     return 0

@@ -101,6 +101,14 @@ def test_bad_tree_fails_naming_each_line(tmp_path):
     assert "check_family: 8 Debian-only name(s) in shared steps" in proc.stdout
 
 
+def test_playbooks_are_scanned(tmp_path):
+    root = make_tree(tmp_path, {"playbooks/site.yml": BAD_TASKS})
+    proc = run(root)
+    assert proc.returncode == 1
+    assert "playbooks/site.yml:3: Debian-only module 'apt' outside per-platform data" in proc.stdout
+    assert "check_family: 8 Debian-only name(s) in shared steps" in proc.stdout
+
+
 def test_vars_main_is_not_platform_data(tmp_path):
     root = make_tree(tmp_path, {"roles/demo/vars/main.yml": DEBIAN_VARS})
     assert run(root).returncode == 1
