@@ -164,7 +164,10 @@ def temp_program(row):
     return None
 
 
-def r_exec_atop(ev, ctx):
+def atop_temp_programs(ev):
+    """(program, user) -> what atop saw of each program started from a temporary directory or memory.
+
+    _report_rules.r_exec_temp merges these with the audit and live records of the same program."""
     seen = collections.OrderedDict()
     own = own_pids(ev)
     for row in ev.atop:
@@ -172,40 +175,32 @@ def r_exec_atop(ev, ctx):
         if not program or row.pid in own:
             continue
         g = seen.setdefault((program, row.user), {'pids': set(), 'cpu': 0.0, 'first': row.started or row.epoch - row.interval,
-                                                  'last': row.epoch, 'refs': [], 'cmdline': row.cmdline, 'uid': row.uid})
+                                                  'last': row.epoch, 'refs': [], 'cmdline': row.cmdline, 'uid': row.uid,
+                                                  'ended': set()})
         g['pids'].add(row.pid)
         g['cpu'] += row.cpu
+        g['first'] = min(g['first'], row.started or row.epoch - row.interval)
         g['last'] = max(g['last'], row.epoch)
+        if row.state == 'E':
+            g['ended'].add(row.pid)
         if len(g['refs']) < 3:
             g['refs'].append(_ref(row))
-    if not seen:
-        return []
-    items, refs = [], []
     # A program started in the window from a temporary directory and still there is in the list of files changed
     # in the window; missing from it, its file was deleted since.
     on_disk = set(r.get('path') for r in ev.changed) if 'changed_files' in ev.present else None
+    out = collections.OrderedDict()
     for (program, user), g in seen.items():
-        items.append({'program': program, 'user': user, 'uid': g['uid'], 'command_line': g['cmdline'],
-                      'pids': sorted(g['pids']), 'cpu_s': round(g['cpu'], 1), 'first': iso(g['first']),
-                      'last': iso(g['last']), 'running_s': round(g['last'] - g['first']),
-                      'file_deleted': None if on_disk is None else program not in on_disk})
-        refs.extend(g['refs'])
-    what = '; '.join('atop saw %s run %s (pid %s) from %s to %s, using %s CPU s%s' % (
-        i['user'], i['command_line'][:80], ', '.join(str(p) for p in i['pids'][:3]), rules.when_iso(i['first']),
-        rules.when_iso(i['last']), i['cpu_s'], '; its file is gone' if i['file_deleted'] else '') for i in items[:4])
-    return [rules._finding('exec-temp', 'high', min(iso_e(i['first']) for i in items), max(iso_e(i['last']) for i in items),
-                           refs, facts={'items': items, 'users': sorted(set(i['user'] for i in items)), 'source': 'atop'},
-                           what=what, stop=rules.stop_words([p for i in items for p in i['pids'][:3]]))]
-
-
-def iso_e(text):
-    return rules.iso_epoch(text)
+        out[(program, user)] = {
+            'uid': g['uid'], 'command_line': g['cmdline'], 'pids': sorted(g['pids']), 'cpu_s': round(g['cpu'], 1),
+            'first': iso(g['first']), 'last': iso(g['last']), 'running_s': round(g['last'] - g['first']),
+            'file_deleted': None if on_disk is None else program not in on_disk,
+            'running_at_end': sorted(g['pids'] - g['ended']) if g['last'] >= ev.started - 180 else [],
+            'refs': g['refs']}
+    return out
 
 
 # -- persistence against the baseline ---------------------------------------------------------
-# The audit login uid and session of a process no login started (systemd units, daemons): the collector writes
-# null for audit's 4294967295 (_evidence_process._int); older or hand-made records may keep the number or "unset".
-UNSET = ('None', '4294967295', 'unset', '-1')
+UNSET = rules.UNSET
 PACKAGE_EXES = ('dpkg', 'apt', 'apt-get', 'aptitude', 'unattended-upgr', 'unattended-upgrade', 'rpm', 'dnf', 'yum',
                 'dnf-automatic', 'packagekitd')
 
@@ -445,7 +440,7 @@ def _undone(ev, ctx, windows, paths_in_diff):
     return out
 
 
-RULE_FUNCTIONS = (r_cpu_atop, r_exec_atop, r_baseline)
+RULE_FUNCTIONS = (r_cpu_atop, r_baseline)
 
 
 # -- the HTML's CPU-by-range table -------------------------------------------------------------

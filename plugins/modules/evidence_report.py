@@ -34,9 +34,14 @@ description:
     values, such as C(sources) of an SSH brute force) and C(labels) (C(owner), C(benign))."
   - "Findings built from the recorders' members say so in C(facts.source): C(atop/processes.jsonl) or C(atop) for
     C(cpu-top) (C(facts.top), each with C(user), C(command), C(command_line), C(cpu_s), C(running_s), C(runs),
-    C(label)), C(exec-temp), C(exec-disguised) and C(cpu-service-account); C(baseline/diff.json) for C(persistence)
+    C(label)), C(exec-disguised) and C(cpu-service-account); C(baseline/diff.json) for C(persistence)
     (C(facts.kind) is the surface, C(facts.items) the difference's items) and C(persistence-owner);
     C(baseline/watch_events.jsonl) for C(persistence-undone) (C(facts.items), each a C(path) with its C(events))."
+  - "C(exec-temp) is one finding per program started from a temporary directory, memory or a deleted file, and per
+    user, whichever recorders saw it: C(facts.program), C(user), C(uid), C(sources) (the members it rests on),
+    C(file_deleted), C(audit) (each start audit recorded: C(time), C(pid), C(ppid), C(auid), C(ses), C(comm)),
+    C(atop) (C(pids), C(cpu_s), C(first), C(last), C(running_s), C(file_deleted)) and C(live) (the processes still
+    running at collection, with their C(flags))."
   - "Network findings (from the bundle's C(network/) members; the connlog role's README describes them): C(net-out-unit)
     (a systemd unit that sent at least 10 MB; facts C(unit), C(uid), C(user), C(bytes_out), C(bytes_in),
     C(destinations) as C(address:port), C(connections), C(started), C(stopped)), C(port-scan) (a source refused on at
