@@ -205,19 +205,21 @@ PACKAGE_EXES = ('dpkg', 'apt', 'apt-get', 'aptitude', 'unattended-upgr', 'unatte
                 'dnf-automatic', 'packagekitd')
 
 
-def attribute(ev, ctx, windows, event):
+def attribute(ev, ctx, windows, event, program=True):
     """(owner?, how) for one watch event: by its audit session when the records name it, else by time only.
 
     A session is the owner's when sshd logged it in from the allowlist, the controller or this collection's
     address, or it is the collection's own; a change with no login (auid unset) was made by a service or a
-    daemon, which is never the owner, except the package manager."""
+    daemon, which is never the owner, except the package manager. program=False leaves the daemon's program out
+    of the words, for a text that names it with each change."""
     exe = (event.get('exe') or '').rsplit('/', 1)[-1]
     auid, ses = str(event.get('auid')), str(event.get('ses'))
     session = ev.own_session if isinstance(ev.own_session, dict) else {}
     if exe in PACKAGE_EXES or (event.get('comm') or '') in PACKAGE_EXES:
         return True, 'the package manager (%s)' % exe
     if auid in UNSET or ses in UNSET:
-        return False, 'a service or daemon (%s, no login session: audit login uid unset)' % (event.get('exe') or event.get('comm'))
+        exe = ('%s, ' % (event.get('exe') or event.get('comm'))) if program else ''
+        return False, 'a service or daemon (%sno login session: audit login uid unset)' % exe
     if session.get('audit_session') is not None and ses == str(session.get('audit_session')):
         return True, "this collection's own session (audit session %s)" % ses
     login = (getattr(ev, 'audit_sessions', None) or {}).get(ses)
@@ -409,14 +411,8 @@ def _undone(ev, ctx, windows, paths_in_diff):
     for rule, group in (('persistence-undone', other), ('persistence-owner', mine)):
         if not group:
             continue
-        words, refs, times, facts = [], [], [], []
+        refs, times, facts = [], [], []
         for path, events in group[:20]:
-            steps = ', '.join('%s %s by %s (uid %s, login uid %s)' % (
-                action or e.get('syscall'), rules.when(e['epoch']), e.get('comm'), e.get('uid'),
-                'unset' if e.get('auid') is None else e.get('auid'))
-                for e, action in events[:4])
-            who = sorted(set(attribute(ev, ctx, windows, e)[1] for e, _a in events))
-            words.append('%s: %s; made by %s' % (path, steps, ' and '.join(who)))
             refs.extend(e['ref'] for e, _a in events[:2])
             times.extend(e['epoch'] for e, _a in events)
             facts.append({'path': path, 'events': [{'time': e.get('time'), 'action': a, 'syscall': e.get('syscall'),
@@ -425,9 +421,11 @@ def _undone(ev, ctx, windows, paths_in_diff):
                                                     'attribution': attribute(ev, ctx, windows, e)[1]}
                                                    for e, a in events[:10]]})
         if rule == 'persistence-undone':
+            made_by = _made_by(ev, ctx, windows, group[:20])
             out.append(rules._finding(rule, 'high', min(times), max(times), refs,
-                                      facts={'items': facts, 'paths': [f['path'] for f in facts],
-                                             'source': 'baseline/watch_events.jsonl'}, what='; '.join(words[:5])))
+                                      facts={'items': facts, 'paths': [f['path'] for f in facts], 'made_by': made_by,
+                                             'source': 'baseline/watch_events.jsonl'},
+                                      what=' '.join(_made_by_words(m) for m in made_by)))
         else:
             f = rules._finding(rule, 'low' if by_time else 'high', min(times), max(times), refs, labels=['owner'],
                                facts={'kind': 'watched files', 'paths': [f['path'] for f in facts],
@@ -438,6 +436,46 @@ def _undone(ev, ctx, windows, paths_in_diff):
                                      'lower confidence.' % ', '.join(by_time[:5]))
             out.append(f)
     return out
+
+
+# Paths a group's words name; the rest are counted, and all are in facts.items.
+UNDONE_NAMED = 12
+
+
+def _made_by(ev, ctx, windows, group):
+    """The changes grouped by who made them (session and user), each path once per group with its steps in order,
+    so a busy night says "a service or daemon" once rather than once per change."""
+    groups = collections.OrderedDict()
+    for path, events in group:
+        for event, action in events:
+            uid = event.get('uid')
+            who = (attribute(ev, ctx, windows, event, program=False)[1],
+                   'root (uid 0)' if uid in (0, '0') else '%s (uid %s)' % (rules.user_name(ev, uid), uid))
+            steps = groups.setdefault(who, collections.OrderedDict()).setdefault(path, [])
+            what, by = action or event.get('syscall') or 'changed', event.get('comm') or event.get('exe') or '?'
+            if steps and steps[-1]['action'] == what and steps[-1]['by'] == by:
+                steps[-1]['count'] += 1
+            else:
+                steps.append({'action': what, 'by': by, 'time': rules.iso(int(event['epoch'])), 'count': 1})
+    return [{'who': who, 'as': user, 'paths': [{'path': p, 'steps': s} for p, s in paths.items()]}
+            for (who, user), paths in groups.items()]
+
+
+def _made_by_words(group):
+    day = None
+    items = []
+    for item in group['paths'][:UNDONE_NAMED]:
+        steps = []
+        for step in item['steps'][:6]:
+            # the date once per group: a night's changes share it
+            stamp = rules.when_iso(step['time']) if step['time'][:10] != day else step['time'][11:16] + ' UTC'
+            day = step['time'][:10]
+            steps.append('%s%s at %s by %s' % (step['action'], ' %d times' % step['count'] if step['count'] > 1 else '',
+                                               stamp, step['by']))
+        items.append('%s (%s)' % (item['path'], ', '.join(steps)))
+    more = len(group['paths']) - UNDONE_NAMED
+    return 'Made by %s, running as %s: %s%s.' % (group['who'], group['as'], '; '.join(items),
+                                                 ' and %d more file(s)' % more if more > 0 else '')
 
 
 RULE_FUNCTIONS = (r_cpu_atop, r_baseline)

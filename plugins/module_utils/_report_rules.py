@@ -204,7 +204,7 @@ RULES = {
     # -- process history and persistence baseline (_report_process) --
     'persistence-undone': dict(
         severity='high', title='A start-up or login file was changed and then put back',
-        text='The audit watches on persistence files recorded changes that the host no longer shows: {what}. Adding '
+        text='The audit watches on persistence files recorded changes that the host no longer shows. {what} Adding '
              'a key or a job, using it and removing it again is how an intruder cleans up.',
         next='Find the session that made the change (the login uid in the evidence, and the logins finding of the same '
              'minutes); rotate the credentials of the accounts involved.'),

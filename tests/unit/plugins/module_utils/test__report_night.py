@@ -290,3 +290,30 @@ def test_the_words_a_reader_sees_have_no_python_values_or_doubled_brackets():
         for field in ('title', 'explanation', 'next_steps'):
             assert not re.search(r'\bNone\b|\(\(|\(kill \(', f[field]), (f['rule'], f[field])
 
+
+def test_the_undone_changes_say_who_made_them_once():
+    """A busy night's changes by one daemon: who made them is said once, then every file with its steps."""
+    undone = of(rr.evaluate(as_systemd_run(evidence()), OWNER), 'persistence-undone')[0]
+    words = undone['explanation']
+    assert words.count('no login session: audit login uid unset') == 1, words
+    assert words.count('running as root (uid 0)') == 1
+    for path in undone['facts']['paths']:
+        assert path in words, (path, words)
+    assert ('/etc/cron.d/night-sync (created at 2026-11-30 05:36 UTC by python3.11, written or changed 2 times at '
+            '05:36 UTC by python3.11, deleted at 05:39 UTC by rm)') in words
+    assert [g['who'] for g in undone['facts']['made_by']] == ['a service or daemon (no login session: audit login uid unset)']
+
+
+def test_undone_changes_of_two_sessions_are_two_groups():
+    ev = as_systemd_run(evidence())
+    # the deletions as the planted cron job would make them: in a session cron opened for root
+    for event in ev.watch_events:
+        if event.get('comm') == 'rm':
+            event['auid'], event['ses'] = 0, 18
+    undone = of(rr.evaluate(ev, OWNER), 'persistence-undone')[0]
+    words = undone['explanation']
+    daemon, cron = undone['facts']['made_by']
+    assert 'a session opened by cron for root (audit session 18)' in cron['who']
+    assert words.count('Made by ') == 2 and words.count('no login session') == 1
+    assert words.index('/etc/cron.d/night-sync (created') < words.index('Made by a session opened by cron')
+    assert '/etc/cron.d/night-sync (deleted at 2026-11-30 05:39 UTC by rm)' in words
