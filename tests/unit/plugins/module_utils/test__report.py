@@ -477,3 +477,25 @@ def test_member_lines_are_numbered_as_an_editor_numbers_them(monkeypatch, chunk,
     assert got == want
     assert b''.join(seen) == data  # every byte reaches the hash
 
+
+def test_debian13_sshd_session_records_are_read():
+    """Debian 13's OpenSSH 10 logs each connection as /usr/lib/openssh/sshd-session (journal _COMM and
+    SYSLOG_IDENTIFIER sshd-session); only the listener's own lines say sshd. The real capture's guesses,
+    its login and the collection's own session come from those records."""
+    ev = evidence('debian13')
+    with tarfile.open(bundle('debian13')) as tar:
+        name = [n for n in tar.getnames() if n.endswith('/journal/journal.json')][0]
+        rows = [json.loads(line) for line in tar.extractfile(name).read().splitlines()]
+    session = [r for r in rows if r.get('_COMM') == 'sshd-session']
+    assert session and all(r['SYSLOG_IDENTIFIER'] == 'sshd-session' and r['_EXE'] == '/usr/lib/openssh/sshd-session'
+                           for r in session)
+    assert ev.ssh_source == 'journal'
+    accepted = ev.events['accepted']
+    assert [(a['user'], a['ip']) for a in accepted] == [('owner', CONTROLLER)]
+    findings = rr.evaluate(ev, rr.Context())
+    brute = one(findings, 'ssh-bruteforce')['facts']['sources'][0]
+    # two connections of sshd-session pids 847 and 853: root (3 passwords) and the invalid user admin
+    assert brute['ip'] == ATTACKER and brute['connections'] == 2 and set(brute['users']) == {'root', 'admin'}
+    own = one(findings, 'ssh-login-owner')['facts']['logins']
+    assert own == [{'ip': CONTROLLER, 'user': 'owner', 'time': own[0]['time'], 'label': "this collection's own session (yours)"}]
+    assert 'ssh-login-unknown' not in rules(findings)
