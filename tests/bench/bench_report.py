@@ -8,9 +8,10 @@ QN_BENCH_LOG_MB of logs, default 1024; QN_BENCH_SKIP_BIG=1 leaves this part out)
 QN_BENCH_SMALL_BUNDLE (default: tests/unit/fixtures/report/debian12.tar.gz). Each report runs in a
 process of its own, as Ansible runs the module; peak RSS is that process's ru_maxrss.
 Where one report's CPU goes (interpreter, imports, reading, rules, writing) is measured without cached bytecode,
-as Ansible runs a module (from its zipped payload), and with it. playbooks/report.yml runs the module once per
-host, each in a process of its own: the user's way of reporting 50 hosts is 50 processes, which is what the
-parallel figure times; QN_BENCH_PLAYBOOK=1 also times report.yml itself over 1 and 50 local hosts.
+as Ansible runs a module (from its zipped payload), and with it. 50 bundles are timed two ways: one process per
+report (as a module run per host would), and in one process with a pool of one worker per core (the module's
+`bundles` option, which playbooks/report.yml uses); QN_BENCH_PLAYBOOK=1 also times report.yml itself over 1 and 50
+local hosts.
 Targets (issue 13): report <= 0.5x collection time, peak RSS <= 300 MB, 50 in parallel <= 5x one.
 """
 
@@ -47,6 +48,14 @@ print(len(findings), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, importe
       done - rules)
 ''' % os.path.join(ROOT, 'collections')
 PHASES = ('imports', 'read the bundle', 'rules', 'write HTML and JSON')
+# What evidence_report runs for its `bundles` option (playbooks/report.yml): every bundle in one process, by a pool.
+FLEET = r'''
+import sys
+sys.path.insert(0, %r)
+from ansible_collections.quietnode.baseline.plugins.module_utils._report_fleet import report_many
+results = report_many([{'bundle': b} for b in sys.argv[1:]])
+sys.exit(sum(1 for r in results if 'error' in r))
+''' % os.path.join(ROOT, 'collections')
 
 
 def report(bundle, dest, env=None):
@@ -203,7 +212,7 @@ def main():
         # 50 reports of c CPU seconds on n cores need at least 50 c / n seconds, whatever the scheduling
         floor = fifty_cpu / cores
         print()
-        print('50 bundles in parallel, one process per report (as report.yml runs the module once per host)')
+        print('50 bundles in parallel, one process per report (as a module run per host would)')
         print('%-44s %10s' % ('measure', 'value'))
         print('%-44s %10.2f s' % ('one report, wall (best of 3)', one))
         print('%-44s %10.3f s' % ('one report, CPU (no bytecode)', one_cpu))
@@ -217,17 +226,31 @@ def main():
               'an idle run; 5x needs %d cores)' % (verdict(fifty <= 5 * one), cores, 50.0 / cores, 50 // 5))
         fail |= fifty > 5 * one or any(rcs)
         result.update(one_s=one, one_cpu_s=one_cpu, fifty_s=fifty, fifty_cpu_s=fifty_cpu, cores=cores)
+        pool = {}
+        for n in (1, 50):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            start = time.time()
+            subprocess.run([PY, '-c', FLEET] + copies[:n], check=True)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            pool[n] = (time.time() - start, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+        print()
+        print('the same bundles in one process with a pool of %d workers (evidence_report bundles=, as report.yml runs it)' % cores)
+        print('%-44s %10s %10s' % ('bundles', 'wall', 'CPU'))
+        for n in (1, 50):
+            print('%-44s %10.2f s %8.2f s' % (n, pool[n][0], pool[n][1]))
+        print('%-44s %10.3f s' % ('CPU per extra bundle', (pool[50][1] - pool[1][1]) / 49))
+        print('target: 50 in one call <= 5x one: %s (%.1fx)' % (verdict(pool[50][0] <= 5 * pool[1][0]), pool[50][0] / pool[1][0]))
+        result.update(pool_1_s=pool[1][0], pool_50_s=pool[50][0], pool_1_cpu_s=pool[1][1], pool_50_cpu_s=pool[50][1])
         if os.environ.get('QN_BENCH_PLAYBOOK'):
             (pb1, pb1_cpu), (pb50, pb50_cpu) = playbook_seconds(small, work, 1), playbook_seconds(small, work, 50)
             print()
-            print('playbooks/report.yml over local hosts (the module once per host, forks from ansible.cfg; every '
+            print('playbooks/report.yml over local hosts (one module run for every host; every '
                   'report.html checked)')
             print('%-44s %10s %10s' % ('hosts', 'wall', 'CPU'))
             print('%-44s %10.1f s %8.1f s' % ('1', pb1, pb1_cpu))
             print('%-44s %10.1f s %8.1f s' % ('50', pb50, pb50_cpu))
             print('%-44s %10.2f s' % ('CPU per extra host', (pb50_cpu - pb1_cpu) / 49))
-            print('report.yml, 50 hosts <= 5x 1 host: %s (%.1fx; the 1-host run is mostly ansible-playbook starting, '
-                  'which 50 hosts share)' % (verdict(pb50 <= 5 * pb1), pb50 / pb1))
+            print('report.yml, 50 hosts <= 5x 1 host: %s (%.1fx)' % (verdict(pb50 <= 5 * pb1), pb50 / pb1))
             result.update(playbook_1_s=pb1, playbook_50_s=pb50, playbook_1_cpu_s=pb1_cpu, playbook_50_cpu_s=pb50_cpu)
         with open(os.path.join(ROOT, 'bench-results', 'report.json') if os.path.isdir(os.path.join(ROOT, 'bench-results')) else os.devnull, 'w') as handle:
             json.dump(result, handle)
