@@ -62,7 +62,8 @@ options:
       - Several bundles reported in one module run by a pool of O(workers) processes, which share one Python start and
         one set of imports (a report on an ordinary bundle costs less CPU than those); C(playbooks/report.yml) reports
         every host this way. Each report is written beside its bundle.
-      - A bundle that fails verification gets no report; the others are written, and the task then fails naming it.
+      - A bundle that fails verification gets no report and is named in RV(errors); the others are written and the task
+        does not fail, so that the fleet index is still written (C(playbooks/report.yml) fails after it).
     type: list
     elements: dict
     suboptions:
@@ -184,6 +185,11 @@ reports:
   returned: when O(bundles) is given
   type: list
   elements: dict
+errors:
+  description: With O(bundles), why each bundle that got no report got none (the file and the fix).
+  returned: when O(bundles) is given
+  type: list
+  elements: str
 index_file:
   description: Path of the fleet C(index.html).
   returned: when O(index) is given
@@ -254,12 +260,9 @@ def main():
                      allowlist=p['allowlist'] if item['allowlist'] is None else item['allowlist'])
                 for item in p['bundles']]
         reports = report_many(jobs, p['workers'])
-        result.update(reports=reports, changed=not module.check_mode and any('error' not in r for r in reports))
-        failed = [r['error'] for r in reports if 'error' in r]
-        if failed:
-            # the other bundles' reports are written: only these have none
-            module.fail_json(msg='no report for %d of %d bundle(s): %s' % (len(failed), len(reports), '; '.join(failed)),
-                             **result)
+        # a bundle that fails verification does not stop the others' reports nor the index: the caller fails on errors
+        result.update(reports=reports, errors=[r['error'] for r in reports if 'error' in r],
+                      changed=not module.check_mode and any('error' not in r for r in reports))
     if p['index']:
         if module.check_mode:
             result['index_file'] = os.path.join(p['index'], 'index.html')
