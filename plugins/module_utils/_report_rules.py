@@ -975,9 +975,9 @@ def r_recorders(ev, ctx):
 
 RULE_FUNCTIONS = (r_ssh, r_sudo, r_exec_temp, r_cpu, r_cpu_spike, r_net_out, r_net_units, r_scans, r_persistence, r_benign,
                   r_recorders)
-# Findings whose confidence drops when the named evidence is missing.
+# Findings whose confidence drops when the named evidence is missing (exec-temp names the members it rests on).
 NEEDS = {'cpu-top': 'pacct', 'cpu-service-account': 'pacct', 'exec-disguised': 'pacct', 'net-out-spike': 'sysstat',
-         'persistence': 'changed_files', 'ssh-bruteforce': 'journal', 'exec-temp': 'audit',
+         'persistence': 'changed_files', 'ssh-bruteforce': 'journal',
          'net-out-unit': 'connections', 'port-scan': 'journal'}
 
 
