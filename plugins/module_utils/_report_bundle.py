@@ -70,6 +70,7 @@ F2B_LINE = re.compile(r'^(?P<ts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),\d+ fail2ban\.ac
 DPKG_LINE = re.compile(r'^(?P<ts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) (?P<what>install|upgrade|remove|purge) (?P<pkg>\S+)')
 # ausearch -i prints the year with two digits (11/30/26) on Debian 12's audit 3.0; older tools four.
 AUDIT_EXE = re.compile(r'msg=audit\((?P<ts>\d\d/\d\d/(?:\d\d)?\d\d \d\d:\d\d:\d\d)[.\d]*:\d+\).*? exe=(?P<exe>\S+)')
+AUDIT_FIELD = re.compile(r' (pid|ppid|auid|ses|comm)=(\S+)')
 # sshd's PAM and login records name the session and the address it came from (ses -> addr).
 AUDIT_LOGIN = re.compile(r'type=(?:USER_LOGIN|USER_START|USER_AUTH|CRED_ACQ) .*? auid=(?P<auid>\S+) ses=(?P<ses>\d+) '
                          r'.*exe=\S*/sshd(?:-session)? .*?addr=(?P<addr>\S+) .*res=success')
@@ -632,7 +633,11 @@ def _audit(ev, name, text):
         exe = m.group('exe').strip('"')
         # the user the program ran as (uid=), else the login uid: a service's auid is "unset"
         uid = re.search(r' uid=(\S+)', line) or re.search(r' auid=(\S+)', line)
-        ev.audit_exec.append({'t': epoch, 'exe': exe, 'user': uid.group(1) if uid else '?', 'ref': Ref(name, line, line=line_no)})
+        # pid, parent, login uid and session: what the report says of this run (_report_rules.r_exec_temp)
+        fields = dict((k, v.strip('"')) for k, v in AUDIT_FIELD.findall(line))
+        ev.audit_exec.append({'t': epoch, 'exe': exe, 'user': uid.group(1) if uid else '?', 'ref': Ref(name, line, line=line_no),
+                              'pid': fields.get('pid'), 'ppid': fields.get('ppid'), 'auid': fields.get('auid'),
+                              'ses': fields.get('ses'), 'comm': fields.get('comm')})
 
 
 def _process_store(kind, ev, name, line_no, row):

@@ -180,6 +180,8 @@ def _short(f):
         return ' (%s from %s)' % (facts['user'], facts['ip'])
     if f['rule'] in ('cpu-service-account', 'exec-disguised'):
         return ' (%s as %s, %s CPU s)' % (facts['command'], facts['user'], facts['cpu_s'])
+    if f['rule'] == 'exec-temp':
+        return ' (%s as %s)' % (facts['program'], facts['user'])
     if f['rule'] == 'persistence':
         return ' (%s: %s)' % (facts['kind'], ', '.join(facts.get('paths', [])[:3]))
     if f['rule'] == 'net-out-spike':

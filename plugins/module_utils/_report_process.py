@@ -164,7 +164,10 @@ def temp_program(row):
     return None
 
 
-def r_exec_atop(ev, ctx):
+def atop_temp_programs(ev):
+    """(program, user) -> what atop saw of each program started from a temporary directory or memory.
+
+    _report_rules.r_exec_temp merges these with the audit and live records of the same program."""
     seen = collections.OrderedDict()
     own = own_pids(ev)
     for row in ev.atop:
@@ -172,57 +175,51 @@ def r_exec_atop(ev, ctx):
         if not program or row.pid in own:
             continue
         g = seen.setdefault((program, row.user), {'pids': set(), 'cpu': 0.0, 'first': row.started or row.epoch - row.interval,
-                                                  'last': row.epoch, 'refs': [], 'cmdline': row.cmdline, 'uid': row.uid})
+                                                  'last': row.epoch, 'refs': [], 'cmdline': row.cmdline, 'uid': row.uid,
+                                                  'ended': set()})
         g['pids'].add(row.pid)
         g['cpu'] += row.cpu
+        g['first'] = min(g['first'], row.started or row.epoch - row.interval)
         g['last'] = max(g['last'], row.epoch)
+        if row.state == 'E':
+            g['ended'].add(row.pid)
         if len(g['refs']) < 3:
             g['refs'].append(_ref(row))
-    if not seen:
-        return []
-    items, refs = [], []
     # A program started in the window from a temporary directory and still there is in the list of files changed
     # in the window; missing from it, its file was deleted since.
     on_disk = set(r.get('path') for r in ev.changed) if 'changed_files' in ev.present else None
+    out = collections.OrderedDict()
     for (program, user), g in seen.items():
-        items.append({'program': program, 'user': user, 'uid': g['uid'], 'command_line': g['cmdline'],
-                      'pids': sorted(g['pids']), 'cpu_s': round(g['cpu'], 1), 'first': iso(g['first']),
-                      'last': iso(g['last']), 'running_s': round(g['last'] - g['first']),
-                      'file_deleted': None if on_disk is None else program not in on_disk})
-        refs.extend(g['refs'])
-    what = '; '.join('atop saw %s run %s (pid %s) from %s to %s, using %s CPU s%s' % (
-        i['user'], i['command_line'][:80], ', '.join(str(p) for p in i['pids'][:3]), rules.when_iso(i['first']),
-        rules.when_iso(i['last']), i['cpu_s'], '; its file is gone' if i['file_deleted'] else '') for i in items[:4])
-    return [rules._finding('exec-temp', 'high', min(iso_e(i['first']) for i in items), max(iso_e(i['last']) for i in items),
-                           refs, facts={'items': items, 'users': sorted(set(i['user'] for i in items)), 'source': 'atop'},
-                           what=what, stop=rules.stop_words([p for i in items for p in i['pids'][:3]]))]
-
-
-def iso_e(text):
-    return rules.iso_epoch(text)
+        out[(program, user)] = {
+            'uid': g['uid'], 'command_line': g['cmdline'], 'pids': sorted(g['pids']), 'cpu_s': round(g['cpu'], 1),
+            'first': iso(g['first']), 'last': iso(g['last']), 'running_s': round(g['last'] - g['first']),
+            'file_deleted': None if on_disk is None else program not in on_disk,
+            'running_at_end': sorted(g['pids'] - g['ended']) if g['last'] >= ev.started - 180 else [],
+            'refs': g['refs']}
+    return out
 
 
 # -- persistence against the baseline ---------------------------------------------------------
-# The audit login uid and session of a process no login started (systemd units, daemons): the collector writes
-# null for audit's 4294967295 (_evidence_process._int); older or hand-made records may keep the number or "unset".
-UNSET = ('None', '4294967295', 'unset', '-1')
+UNSET = rules.UNSET
 PACKAGE_EXES = ('dpkg', 'apt', 'apt-get', 'aptitude', 'unattended-upgr', 'unattended-upgrade', 'rpm', 'dnf', 'yum',
                 'dnf-automatic', 'packagekitd')
 
 
-def attribute(ev, ctx, windows, event):
+def attribute(ev, ctx, windows, event, program=True):
     """(owner?, how) for one watch event: by its audit session when the records name it, else by time only.
 
     A session is the owner's when sshd logged it in from the allowlist, the controller or this collection's
     address, or it is the collection's own; a change with no login (auid unset) was made by a service or a
-    daemon, which is never the owner, except the package manager."""
+    daemon, which is never the owner, except the package manager. program=False leaves the daemon's program out
+    of the words, for a text that names it with each change."""
     exe = (event.get('exe') or '').rsplit('/', 1)[-1]
     auid, ses = str(event.get('auid')), str(event.get('ses'))
     session = ev.own_session if isinstance(ev.own_session, dict) else {}
     if exe in PACKAGE_EXES or (event.get('comm') or '') in PACKAGE_EXES:
         return True, 'the package manager (%s)' % exe
     if auid in UNSET or ses in UNSET:
-        return False, 'a service or daemon (%s, no login session: audit login uid unset)' % (event.get('exe') or event.get('comm'))
+        exe = ('%s, ' % (event.get('exe') or event.get('comm'))) if program else ''
+        return False, 'a service or daemon (%sno login session: audit login uid unset)' % exe
     if session.get('audit_session') is not None and ses == str(session.get('audit_session')):
         return True, "this collection's own session (audit session %s)" % ses
     login = (getattr(ev, 'audit_sessions', None) or {}).get(ses)
@@ -414,14 +411,8 @@ def _undone(ev, ctx, windows, paths_in_diff):
     for rule, group in (('persistence-undone', other), ('persistence-owner', mine)):
         if not group:
             continue
-        words, refs, times, facts = [], [], [], []
+        refs, times, facts = [], [], []
         for path, events in group[:20]:
-            steps = ', '.join('%s %s by %s (uid %s, login uid %s)' % (
-                action or e.get('syscall'), rules.when(e['epoch']), e.get('comm'), e.get('uid'),
-                'unset' if e.get('auid') is None else e.get('auid'))
-                for e, action in events[:4])
-            who = sorted(set(attribute(ev, ctx, windows, e)[1] for e, _a in events))
-            words.append('%s: %s; made by %s' % (path, steps, ' and '.join(who)))
             refs.extend(e['ref'] for e, _a in events[:2])
             times.extend(e['epoch'] for e, _a in events)
             facts.append({'path': path, 'events': [{'time': e.get('time'), 'action': a, 'syscall': e.get('syscall'),
@@ -430,9 +421,11 @@ def _undone(ev, ctx, windows, paths_in_diff):
                                                     'attribution': attribute(ev, ctx, windows, e)[1]}
                                                    for e, a in events[:10]]})
         if rule == 'persistence-undone':
+            made_by = _made_by(ev, ctx, windows, group[:20])
             out.append(rules._finding(rule, 'high', min(times), max(times), refs,
-                                      facts={'items': facts, 'paths': [f['path'] for f in facts],
-                                             'source': 'baseline/watch_events.jsonl'}, what='; '.join(words[:5])))
+                                      facts={'items': facts, 'paths': [f['path'] for f in facts], 'made_by': made_by,
+                                             'source': 'baseline/watch_events.jsonl'},
+                                      what=' '.join(_made_by_words(m) for m in made_by)))
         else:
             f = rules._finding(rule, 'low' if by_time else 'high', min(times), max(times), refs, labels=['owner'],
                                facts={'kind': 'watched files', 'paths': [f['path'] for f in facts],
@@ -445,7 +438,47 @@ def _undone(ev, ctx, windows, paths_in_diff):
     return out
 
 
-RULE_FUNCTIONS = (r_cpu_atop, r_exec_atop, r_baseline)
+# Paths a group's words name; the rest are counted, and all are in facts.items.
+UNDONE_NAMED = 12
+
+
+def _made_by(ev, ctx, windows, group):
+    """The changes grouped by who made them (session and user), each path once per group with its steps in order,
+    so a busy night says "a service or daemon" once rather than once per change."""
+    groups = collections.OrderedDict()
+    for path, events in group:
+        for event, action in events:
+            uid = event.get('uid')
+            who = (attribute(ev, ctx, windows, event, program=False)[1],
+                   'root (uid 0)' if uid in (0, '0') else '%s (uid %s)' % (rules.user_name(ev, uid), uid))
+            steps = groups.setdefault(who, collections.OrderedDict()).setdefault(path, [])
+            what, by = action or event.get('syscall') or 'changed', event.get('comm') or event.get('exe') or '?'
+            if steps and steps[-1]['action'] == what and steps[-1]['by'] == by:
+                steps[-1]['count'] += 1
+            else:
+                steps.append({'action': what, 'by': by, 'time': rules.iso(int(event['epoch'])), 'count': 1})
+    return [{'who': who, 'as': user, 'paths': [{'path': p, 'steps': s} for p, s in paths.items()]}
+            for (who, user), paths in groups.items()]
+
+
+def _made_by_words(group):
+    day = None
+    items = []
+    for item in group['paths'][:UNDONE_NAMED]:
+        steps = []
+        for step in item['steps'][:6]:
+            # the date once per group: a night's changes share it
+            stamp = rules.when_iso(step['time']) if step['time'][:10] != day else step['time'][11:16] + ' UTC'
+            day = step['time'][:10]
+            steps.append('%s%s at %s by %s' % (step['action'], ' %d times' % step['count'] if step['count'] > 1 else '',
+                                               stamp, step['by']))
+        items.append('%s (%s)' % (item['path'], ', '.join(steps)))
+    more = len(group['paths']) - UNDONE_NAMED
+    return 'Made by %s, running as %s: %s%s.' % (group['who'], group['as'], '; '.join(items),
+                                                 ' and %d more file(s)' % more if more > 0 else '')
+
+
+RULE_FUNCTIONS = (r_cpu_atop, r_baseline)
 
 
 # -- the HTML's CPU-by-range table -------------------------------------------------------------

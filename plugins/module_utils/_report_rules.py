@@ -23,6 +23,9 @@ from ansible_collections.quietnode.baseline.plugins.module_utils._report_bundle 
 SEVERITIES = ('info', 'low', 'medium', 'high', 'critical')
 CONFIDENCES = ('low', 'medium', 'high')
 TEMP_DIRS = ('/tmp/', '/var/tmp/', '/dev/shm/')
+# The audit login uid and session of a process no login started (systemd units, daemons): the collector writes
+# null for audit's 4294967295 (_evidence_process._int); older or hand-made records may keep the number or "unset".
+UNSET = ('None', '4294967295', 'unset', '-1')
 
 # Scheduled work every Debian or EL host runs: labelled, never flagged.
 BENIGN_UNITS = {
@@ -201,7 +204,7 @@ RULES = {
     # -- process history and persistence baseline (_report_process) --
     'persistence-undone': dict(
         severity='high', title='A start-up or login file was changed and then put back',
-        text='The audit watches on persistence files recorded changes that the host no longer shows: {what}. Adding '
+        text='The audit watches on persistence files recorded changes that the host no longer shows. {what} Adding '
              'a key or a job, using it and removing it again is how an intruder cleans up.',
         next='Find the session that made the change (the login uid in the evidence, and the logins finding of the same '
              'minutes); rotate the credentials of the accounts involved.'),
@@ -463,40 +466,88 @@ def r_sudo(ev, ctx):
     return out
 
 
+def _without_deleted(exe):
+    return exe[:-len(' (deleted)')] if exe.endswith(' (deleted)') else exe
+
+
+def _number(text):
+    return int(text) if text and text.isdigit() else text
+
+
+def _login_words(auid, ses):
+    if str(auid) in UNSET:
+        return 'no login session: login uid unset'
+    return 'login uid %s, audit session %s' % (auid, ses)
+
+
 def r_exec_temp(ev, ctx):
-    out = []
-    items = []
-    refs = []
-    pids = []
+    """One finding per program (path and user) started from a temporary directory, memory or a deleted file,
+    whichever recorders saw it: audit's record of its start, atop's minutes of it, the live process list."""
+    # imported here: _report_process builds on this module's helpers
+    from ansible_collections.quietnode.baseline.plugins.module_utils._report_process import atop_temp_programs
+    programs = collections.OrderedDict()
+    users = dict((p.get('pid'), p.get('user')) for p in ev.processes or [])
     for proc in ev.flagged or []:
-        command = ' '.join(proc.get('cmdline') or [])[:80]
-        items.append('process %s (%s) runs %s [%s]' % (proc['pid'], command, proc['exe'], ', '.join(proc['flags'])))
-        refs.append({'member': ev.members['flagged'][0] if ev.members['flagged'] else 'live/flagged_processes.json',
-                     'key': 'pid %s' % proc['pid'], 'excerpt': proc['exe']})
-        pids.append(str(proc['pid']))
-    audited = []
+        key = (_without_deleted(proc['exe']), users.get(proc['pid']) or '?')
+        programs.setdefault(key, {'live': [], 'audit': [], 'atop': None})['live'].append(proc)
     for rec in ev.audit_exec:
         exe = rec['exe']
         if exe.startswith(TEMP_DIRS) or exe.startswith('/memfd:') or exe.endswith('(deleted)'):
-            items.append('audit saw %s run %s at %s' % (rec['user'], exe, when(rec['t'])))
-            refs.append(rec['ref'])
-            audited.append(rec)
-    if items:
-        # the time of the flagged programs, not of every program audit saw
-        times = [r['t'] for r in audited] or [ev.started]
-        users = set(r['user'] for r in audited)
-        for proc in ev.flagged or []:
-            for p in ev.processes or []:
-                if p.get('pid') == proc['pid']:
-                    users.add(p.get('user'))
-        out.append(_finding('exec-temp', 'high', min(times), max(times), refs,
-                            facts={'items': items, 'users': sorted(u for u in users if u),
-                                   'programs': [{'program': r['exe'], 'user': r['user'], 'time': iso(r['t'])} for r in audited[:20]]},
-                            what='; '.join(items[:4]), stop=stop_words(pids)))
-    elif 'processes' in ev.present:
+            programs.setdefault((_without_deleted(exe), rec['user']), {'live': [], 'audit': [], 'atop': None})['audit'].append(rec)
+    for key, seen in atop_temp_programs(ev).items():
+        programs.setdefault(key, {'live': [], 'audit': [], 'atop': None})['atop'] = seen
+    live_member = ev.members['flagged'][0] if ev.members['flagged'] else 'live/flagged_processes.json'
+    out = []
+    for (program, user), seen in programs.items():
+        out.append(_exec_temp_finding(ev, program, user, seen, live_member))
+    if not out and 'processes' in ev.present:
         out.append(_finding('live-nothing-flagged', 'medium', ev.started, ev.started,
                             [{'member': 'live/flagged_processes.json', 'key': '[]', 'excerpt': 'empty list'}]))
     return out
+
+
+def _exec_temp_finding(ev, program, user, seen, live_member):
+    live, audited, atop = seen['live'], seen['audit'], seen['atop']
+    words, refs, times, sources = [], [], [], []
+    if audited:
+        sources.append('audit/ausearch.txt')
+        first = audited[0]
+        words.append('audit recorded %s at %s (pid %s, started by pid %s; %s)' % (
+            'its start' if len(audited) == 1 else '%d starts, the first' % len(audited),
+            when(first['t']), first.get('pid') or '?', first.get('ppid') or '?', _login_words(first.get('auid'), first.get('ses'))))
+        refs.extend(r['ref'] for r in audited[:3])
+        times.extend(r['t'] for r in audited)
+    if atop:
+        sources.append('atop/processes.jsonl')
+        words.append('atop saw it run for %s s (%s to %s, pid %s), using %s CPU seconds%s' % (
+            atop['running_s'], when_iso(atop['first']), when_iso(atop['last']), ', '.join(str(p) for p in atop['pids'][:3]),
+            atop['cpu_s'], '; its file has since been deleted' if atop['file_deleted'] else ''))
+        refs.extend(atop['refs'])
+        times.extend((iso_epoch(atop['first']), iso_epoch(atop['last'])))
+    if live:
+        sources.append(live_member)
+        words.append('it was still running when the evidence was collected (pid %s%s)' % (
+            ', '.join(str(p['pid']) for p in live[:3]), ', its file deleted' if any('deleted' in p['flags'] for p in live) else ''))
+        refs.extend({'member': live_member, 'key': 'pid %s' % p['pid'], 'excerpt': p['exe']} for p in live)
+        times.append(ev.started)
+    # kill only what ran at collection time: the live list answers that, else atop's last minute
+    if 'processes' in ev.present:
+        pids = [p['pid'] for p in live]
+    else:
+        pids = atop['running_at_end'] if atop else []
+    deleted = any('deleted' in p['flags'] for p in live) or (atop or {}).get('file_deleted')
+    uid = (atop or {}).get('uid')
+    if uid is None:
+        uid = next((p.get('uid') for p in ev.processes or [] if p.get('pid') in [x['pid'] for x in live]), None)
+    facts = {'program': program, 'user': user, 'uid': uid, 'users': [user], 'sources': sources, 'source': ', '.join(sources),
+             'file_deleted': deleted if (live or atop and atop['file_deleted'] is not None) else None,
+             'audit': [{'time': iso(r['t']), 'pid': _number(r.get('pid')), 'ppid': _number(r.get('ppid')), 'auid': r.get('auid'),
+                        'ses': r.get('ses'), 'comm': r.get('comm')} for r in audited[:20]],
+             'atop': dict((k, v) for k, v in atop.items() if k != 'refs') if atop else None,
+             'live': [{'pid': p['pid'], 'exe': p['exe'], 'flags': p['flags'], 'command_line': ' '.join(p.get('cmdline') or [])[:300]}
+                      for p in live]}
+    return _finding('exec-temp', 'high', min(times), max(times), refs, facts=facts,
+                    what='%s ran %s: %s' % (user, program, '; '.join(words)), stop=stop_words(pids))
 
 
 def r_cpu(ev, ctx):
@@ -924,9 +975,9 @@ def r_recorders(ev, ctx):
 
 RULE_FUNCTIONS = (r_ssh, r_sudo, r_exec_temp, r_cpu, r_cpu_spike, r_net_out, r_net_units, r_scans, r_persistence, r_benign,
                   r_recorders)
-# Findings whose confidence drops when the named evidence is missing.
+# Findings whose confidence drops when the named evidence is missing (exec-temp names the members it rests on).
 NEEDS = {'cpu-top': 'pacct', 'cpu-service-account': 'pacct', 'exec-disguised': 'pacct', 'net-out-spike': 'sysstat',
-         'persistence': 'changed_files', 'ssh-bruteforce': 'journal', 'exec-temp': 'audit',
+         'persistence': 'changed_files', 'ssh-bruteforce': 'journal',
          'net-out-unit': 'connections', 'port-scan': 'journal'}
 
 

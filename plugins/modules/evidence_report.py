@@ -34,9 +34,15 @@ description:
     values, such as C(sources) of an SSH brute force) and C(labels) (C(owner), C(benign))."
   - "Findings built from the recorders' members say so in C(facts.source): C(atop/processes.jsonl) or C(atop) for
     C(cpu-top) (C(facts.top), each with C(user), C(command), C(command_line), C(cpu_s), C(running_s), C(runs),
-    C(label)), C(exec-temp), C(exec-disguised) and C(cpu-service-account); C(baseline/diff.json) for C(persistence)
+    C(label)), C(exec-disguised) and C(cpu-service-account); C(baseline/diff.json) for C(persistence)
     (C(facts.kind) is the surface, C(facts.items) the difference's items) and C(persistence-owner);
-    C(baseline/watch_events.jsonl) for C(persistence-undone) (C(facts.items), each a C(path) with its C(events))."
+    C(baseline/watch_events.jsonl) for C(persistence-undone) (C(facts.items), each a C(path) with its C(events);
+    C(facts.made_by), the same changes grouped by C(who) made them and the user they ran C(as), with their C(paths))."
+  - "C(exec-temp) is one finding per program started from a temporary directory, memory or a deleted file, and per
+    user, whichever recorders saw it: C(facts.program), C(user), C(uid), C(sources) (the members it rests on),
+    C(file_deleted), C(audit) (each start audit recorded: C(time), C(pid), C(ppid), C(auid), C(ses), C(comm)),
+    C(atop) (C(pids), C(cpu_s), C(first), C(last), C(running_s), C(file_deleted)) and C(live) (the processes still
+    running at collection, with their C(flags))."
   - "Network findings (from the bundle's C(network/) members; the connlog role's README describes them): C(net-out-unit)
     (a systemd unit that sent at least 10 MB; facts C(unit), C(uid), C(user), C(bytes_out), C(bytes_in),
     C(destinations) as C(address:port), C(connections), C(started), C(stopped)), C(port-scan) (a source refused on at
@@ -51,6 +57,37 @@ options:
     description:
       - Path of the fetched bundle (C(.tar.gz)) on the controller.
     type: path
+  bundles:
+    description:
+      - Several bundles reported in one module run by a pool of O(workers) processes, which share one Python start and
+        one set of imports (a report on an ordinary bundle costs less CPU than those); C(playbooks/report.yml) reports
+        every host this way. Each report is written beside its bundle.
+      - A bundle that fails verification gets no report and is named in RV(errors); the others are written and the task
+        does not fail, so that the fleet index is still written (C(playbooks/report.yml) fails after it).
+    type: list
+    elements: dict
+    suboptions:
+      bundle:
+        description: Path of the fetched bundle.
+        type: path
+        required: true
+      sha256:
+        description: Expected SHA-256 of the bundle. Default is the one in C(<bundle>.sha256) when that file exists.
+        type: str
+      since:
+        description: Start of the bundle's collection window in UTC, as O(since).
+        type: str
+      until:
+        description: End of the bundle's collection window in UTC, as O(until).
+        type: str
+      allowlist:
+        description: The owner's addresses and networks for this bundle's host, as O(allowlist); default O(allowlist).
+        type: list
+        elements: str
+  workers:
+    description:
+      - Processes reporting O(bundles) at once. Default is one per controller core.
+    type: int
   sha256:
     description:
       - Expected SHA-256 of the bundle. Default is the one in C(<bundle>.sha256) when that file exists.
@@ -142,6 +179,17 @@ summary:
   returned: when O(bundle) is given
   type: list
   elements: str
+reports:
+  description: With O(bundles), one result per bundle in their order, each with C(bundle) and either C(error) or the
+    keys returned for O(bundle) (C(host), C(report), C(findings_file), C(max_severity), C(findings), C(summary)).
+  returned: when O(bundles) is given
+  type: list
+  elements: dict
+errors:
+  description: With O(bundles), why each bundle that got no report got none (the file and the fix).
+  returned: when O(bundles) is given
+  type: list
+  elements: str
 index_file:
   description: Path of the fleet C(index.html).
   returned: when O(index) is given
@@ -158,17 +206,33 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_collect import parse_time
-from ansible_collections.quietnode.baseline.plugins.module_utils._report_bundle import BundleError, read_bundle
-from ansible_collections.quietnode.baseline.plugins.module_utils._report_output import (
-    summary_lines, write_index, write_outputs, findings_doc,
-)
-from ansible_collections.quietnode.baseline.plugins.module_utils._report_rules import Context, evaluate
+from ansible_collections.quietnode.baseline.plugins.module_utils._report_fleet import report_many, report_one
+from ansible_collections.quietnode.baseline.plugins.module_utils._report_output import write_index
+
+
+def window(module, item, name):
+    """{'since', 'until'} epochs of one bundle's window, or {} when none is given."""
+    if not item.get('since'):
+        return {}
+    try:
+        # the collection returns its window with microseconds, which parse_time does not read
+        return dict((key, parse_time(re.sub(r'\.\d+', '', item[key]), time.time())) for key in ('since', 'until'))
+    except ValueError as exc:
+        module.fail_json(msg='%s since/until: %s' % (name, exc))
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             bundle=dict(type='path'),
+            bundles=dict(type='list', elements='dict', options=dict(
+                bundle=dict(type='path', required=True),
+                sha256=dict(type='str'),
+                since=dict(type='str'),
+                until=dict(type='str'),
+                allowlist=dict(type='list', elements='str'),
+            ), required_together=[['since', 'until']]),
+            workers=dict(type='int'),
             sha256=dict(type='str'),
             dest=dict(type='path'),
             since=dict(type='str'),
@@ -177,34 +241,28 @@ def main():
             controller=dict(type='list', elements='str', default=[]),
             index=dict(type='path'),
         ),
-        required_one_of=[['bundle', 'index']],
+        required_one_of=[['bundle', 'bundles', 'index']],
         required_together=[['since', 'until']],
+        mutually_exclusive=[['bundle', 'bundles'], ['bundles', 'dest']],
         supports_check_mode=True,
     )
     p = module.params
     result = dict(changed=False)
+    common = dict(allowlist=p['allowlist'], controller=p['controller'], check=module.check_mode)
     if p['bundle']:
-        window = {}
-        if p['since']:
-            try:
-                # the collection returns its window with microseconds, which parse_time does not read
-                window = dict((key, parse_time(re.sub(r'\.\d+', '', p[key]), time.time())) for key in ('since', 'until'))
-            except ValueError as exc:
-                module.fail_json(msg='since/until: %s' % exc)
-        try:
-            ev = read_bundle(p['bundle'], p['sha256'], **window)
-        except BundleError as exc:
-            module.fail_json(msg=str(exc))
-        ctx = Context(p['allowlist'], p['controller'])
-        findings = evaluate(ev, ctx)
-        dest = p['dest'] or os.path.dirname(os.path.abspath(p['bundle']))
-        if module.check_mode:
-            doc = findings_doc(ev, findings, ctx)
-            paths = {'html': os.path.join(dest, 'report.html'), 'findings': os.path.join(dest, 'findings.json')}
-        else:
-            doc, paths = write_outputs(ev, findings, ctx, dest)
-        result.update(changed=not module.check_mode, host=ev.host, report=paths['html'], findings_file=paths['findings'],
-                      max_severity=doc['max_severity'], findings=findings, summary=summary_lines(ev.host, findings))
+        one = report_one(dict(common, bundle=p['bundle'], sha256=p['sha256'], window=window(module, p, 'bundle'), dest=p['dest']))
+        if 'error' in one:
+            module.fail_json(msg=one['error'])
+        one.pop('bundle')
+        result.update(one, changed=not module.check_mode)
+    if p['bundles']:
+        jobs = [dict(common, bundle=item['bundle'], sha256=item['sha256'], window=window(module, item, item['bundle']),
+                     allowlist=p['allowlist'] if item['allowlist'] is None else item['allowlist'])
+                for item in p['bundles']]
+        reports = report_many(jobs, p['workers'])
+        # a bundle that fails verification does not stop the others' reports nor the index: the caller fails on errors
+        result.update(reports=reports, errors=[r['error'] for r in reports if 'error' in r],
+                      changed=not module.check_mode and any('error' not in r for r in reports))
     if p['index']:
         if module.check_mode:
             result['index_file'] = os.path.join(p['index'], 'index.html')

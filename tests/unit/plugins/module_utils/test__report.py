@@ -62,7 +62,9 @@ def test_planted_night_is_found(distro):
     assert {'root', 'admin'} <= set(source['users'])
     assert source['banned'] and source['banned_at'] >= source['first']
     temp = one(findings, 'exec-temp')
-    assert any('/tmp/.x' in item and 'deleted' in item for item in temp['facts']['items'])
+    assert temp['facts']['program'] == '/tmp/.x' and temp['facts']['file_deleted'] is True
+    live = temp['facts']['live']
+    assert live[0]['flags'] == ['deleted', 'temp_dir'] and 'kill %s' % live[0]['pid'] in temp['next_steps']
     disguised = one(findings, 'exec-disguised')
     assert disguised['facts']['command'] == '.kworkerd' and disguised['facts']['user'] == 'www-data'
     # timeout stops it after 60 s; how much CPU it got depends on the machine's other load
@@ -180,7 +182,10 @@ def test_audit_exec_from_dev_shm_fires_and_from_usr_bin_does_not():
     line = ('type=SYSCALL msg=audit(11/30/2026 01:17:05.120:812) : arch=x86_64 syscall=execve success=yes exit=0 '
             'ppid=901 pid=955 auid=unset uid=www-data gid=www-data comm=.kworkerd exe=/dev/shm/.kworkerd key=qn-exec')
     rb._audit(ev, 'audit/ausearch.txt', line)
-    assert any('/dev/shm/.kworkerd' in i for i in one(rr.evaluate(ev, rr.Context()), 'exec-temp')['facts']['items'])
+    temp = one(rr.evaluate(ev, rr.Context()), 'exec-temp')
+    assert (temp['facts']['program'], temp['facts']['user']) == ('/dev/shm/.kworkerd', 'www-data')
+    assert temp['facts']['audit'] == [{'time': '2026-11-30T01:17:05Z', 'pid': 955, 'ppid': 901, 'auid': 'unset', 'ses': None,
+                                       'comm': '.kworkerd'}]
     ev.audit_exec = []
     rb._audit(ev, 'audit/ausearch.txt', line.replace('/dev/shm/.kworkerd', '/usr/bin/sha256sum'))
     assert ev.audit_exec and 'exec-temp' not in rules(rr.evaluate(ev, rr.Context()))
@@ -471,3 +476,26 @@ def test_member_lines_are_numbered_as_an_editor_numbers_them(monkeypatch, chunk,
     want = list(enumerate(data.split(b'\n')[:-1] if data.endswith(b'\n') else data.split(b'\n'), 1)) if data else []
     assert got == want
     assert b''.join(seen) == data  # every byte reaches the hash
+
+
+def test_debian13_sshd_session_records_are_read():
+    """Debian 13's OpenSSH 10 logs each connection as /usr/lib/openssh/sshd-session (journal _COMM and
+    SYSLOG_IDENTIFIER sshd-session); only the listener's own lines say sshd. The real capture's guesses,
+    its login and the collection's own session come from those records."""
+    ev = evidence('debian13')
+    with tarfile.open(bundle('debian13')) as tar:
+        name = [n for n in tar.getnames() if n.endswith('/journal/journal.json')][0]
+        rows = [json.loads(line) for line in tar.extractfile(name).read().splitlines()]
+    session = [r for r in rows if r.get('_COMM') == 'sshd-session']
+    assert session and all(r['SYSLOG_IDENTIFIER'] == 'sshd-session' and r['_EXE'] == '/usr/lib/openssh/sshd-session'
+                           for r in session)
+    assert ev.ssh_source == 'journal'
+    accepted = ev.events['accepted']
+    assert [(a['user'], a['ip']) for a in accepted] == [('owner', CONTROLLER)]
+    findings = rr.evaluate(ev, rr.Context())
+    brute = one(findings, 'ssh-bruteforce')['facts']['sources'][0]
+    # two connections of sshd-session pids 847 and 853: root (3 passwords) and the invalid user admin
+    assert brute['ip'] == ATTACKER and brute['connections'] == 2 and set(brute['users']) == {'root', 'admin'}
+    own = one(findings, 'ssh-login-owner')['facts']['logins']
+    assert own == [{'ip': CONTROLLER, 'user': 'owner', 'time': own[0]['time'], 'label': "this collection's own session (yours)"}]
+    assert 'ssh-login-unknown' not in rules(findings)

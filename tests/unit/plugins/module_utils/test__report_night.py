@@ -12,6 +12,8 @@ import os
 import re
 import tarfile
 
+import pytest
+
 from ansible_collections.quietnode.baseline.plugins.module_utils import _evidence_process as ep
 from ansible_collections.quietnode.baseline.plugins.module_utils import _evidence_readiness as readiness
 from ansible_collections.quietnode.baseline.plugins.module_utils import _report_bundle as rb
@@ -204,10 +206,57 @@ def test_the_audit_record_of_the_miner_names_its_path_and_user():
     ev = evidence()
     runs = [r for r in ev.audit_exec if r['exe'] == '/dev/shm/kdevtmpfsi']
     assert len(runs) == 1 and runs[0]['user'] == 'www-data' and runs[0]['t'] == 1796016876
-    audit = [f for f in of(rr.evaluate(ev, OWNER), 'exec-temp') if f['facts'].get('programs')]
-    assert len(audit) == 1 and audit[0]['facts']['programs'][0]['program'] == '/dev/shm/kdevtmpfsi'
-    assert audit[0]['facts']['users'] == ['www-data']
-    assert audit[0]['time_range'] == {'start': '2026-11-30T05:34:36Z', 'end': '2026-11-30T05:34:36Z'}
+    assert (runs[0]['pid'], runs[0]['ppid'], runs[0]['auid'], runs[0]['ses']) == ('5656', '5655', 'unset', 'unset')
+
+
+def test_the_miner_is_one_finding_with_the_facts_of_audit_and_atop():
+    temp = of(rr.evaluate(evidence(), OWNER), 'exec-temp')
+    assert len(temp) == 1, [f['explanation'] for f in temp]
+    facts = temp[0]['facts']
+    assert (facts['program'], facts['user'], facts['uid']) == ('/dev/shm/kdevtmpfsi', 'www-data', 33)
+    assert facts['sources'] == ['audit/ausearch.txt', 'atop/processes.jsonl']
+    assert set(r['member'] for r in temp[0]['evidence']) == set(facts['sources'])
+    # audit: when, which pid, no login session; atop: how much CPU, how long, and that its file was deleted
+    assert facts['audit'] == [{'time': '2026-11-30T05:34:36Z', 'pid': 5656, 'ppid': 5655, 'auid': 'unset', 'ses': 'unset',
+                               'comm': 'kdevtmpfsi'}]
+    assert facts['atop']['pids'] == [5656] and facts['atop']['cpu_s'] > 30 and facts['atop']['running_s'] >= 60
+    assert facts['file_deleted'] is True and facts['atop']['file_deleted'] is True
+    words = temp[0]['explanation']
+    for said in ('www-data ran /dev/shm/kdevtmpfsi', 'pid 5656', 'login uid unset', 'CPU seconds', 'since been deleted'):
+        assert said in words, words
+    assert words.count('/dev/shm/kdevtmpfsi') == 1
+    assert temp[0]['time_range']['start'] == '2026-11-30T05:34:36Z' and '(it has already ended)' in temp[0]['next_steps']
+
+
+@pytest.mark.parametrize('keep', ['audit', 'atop'])
+def test_a_program_seen_by_one_recorder_is_still_a_finding(keep):
+    ev = evidence()
+    if keep == 'audit':
+        ev.atop = []
+    else:
+        ev.audit_exec = []
+    temp = of(rr.evaluate(ev, OWNER), 'exec-temp')
+    assert len(temp) == 1 and temp[0]['facts']['program'] == '/dev/shm/kdevtmpfsi'
+    assert [s.split('/')[0] for s in temp[0]['facts']['sources']] == [keep]
+
+
+def test_the_same_program_run_by_another_user_is_another_finding():
+    ev = evidence()
+    for rec in ev.audit_exec:
+        if rec['exe'] == '/dev/shm/kdevtmpfsi':
+            rec['user'] = 'nobody'
+    temp = of(rr.evaluate(ev, OWNER), 'exec-temp')
+    assert sorted((f['facts']['user'], tuple(f['facts']['sources'])) for f in temp) == [
+        ('nobody', ('audit/ausearch.txt',)), ('www-data', ('atop/processes.jsonl',))]
+
+
+def test_a_program_from_usr_is_no_exec_temp_finding():
+    # the benign case: the same night with the miner's copy of yes run from where yes lives
+    ev = evidence()
+    for rec in ev.audit_exec:
+        rec['exe'] = rec['exe'].replace('/dev/shm/kdevtmpfsi', '/usr/bin/yes')
+    ev.atop = [r._replace(cmdline=(r.cmdline or '').replace('/dev/shm/kdevtmpfsi', '/usr/bin/yes')) for r in ev.atop]
+    assert not of(rr.evaluate(ev, OWNER), 'exec-temp')
 
 
 def test_the_summary_names_each_cause():
@@ -240,3 +289,31 @@ def test_the_words_a_reader_sees_have_no_python_values_or_doubled_brackets():
     for f in findings:
         for field in ('title', 'explanation', 'next_steps'):
             assert not re.search(r'\bNone\b|\(\(|\(kill \(', f[field]), (f['rule'], f[field])
+
+
+def test_the_undone_changes_say_who_made_them_once():
+    """A busy night's changes by one daemon: who made them is said once, then every file with its steps."""
+    undone = of(rr.evaluate(as_systemd_run(evidence()), OWNER), 'persistence-undone')[0]
+    words = undone['explanation']
+    assert words.count('no login session: audit login uid unset') == 1, words
+    assert words.count('running as root (uid 0)') == 1
+    for path in undone['facts']['paths']:
+        assert path in words, (path, words)
+    assert ('/etc/cron.d/night-sync (created at 2026-11-30 05:36 UTC by python3.11, written or changed 2 times at '
+            '05:36 UTC by python3.11, deleted at 05:39 UTC by rm)') in words
+    assert [g['who'] for g in undone['facts']['made_by']] == ['a service or daemon (no login session: audit login uid unset)']
+
+
+def test_undone_changes_of_two_sessions_are_two_groups():
+    ev = as_systemd_run(evidence())
+    # the deletions as the planted cron job would make them: in a session cron opened for root
+    for event in ev.watch_events:
+        if event.get('comm') == 'rm':
+            event['auid'], event['ses'] = 0, 18
+    undone = of(rr.evaluate(ev, OWNER), 'persistence-undone')[0]
+    words = undone['explanation']
+    daemon, cron = undone['facts']['made_by']
+    assert 'a session opened by cron for root (audit session 18)' in cron['who']
+    assert words.count('Made by ') == 2 and words.count('no login session') == 1
+    assert words.index('/etc/cron.d/night-sync (created') < words.index('Made by a session opened by cron')
+    assert '/etc/cron.d/night-sync (deleted at 2026-11-30 05:39 UTC by rm)' in words

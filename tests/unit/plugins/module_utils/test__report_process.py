@@ -75,16 +75,23 @@ def test_disguised_name_from_atop_and_its_benign_case():
 
 
 # -- programs from temporary directories ----------------------------------------------------------
+def temp_hits(ev):
+    return [f for f in rr.evaluate(ev, rr.Context()) if f['rule'] == 'exec-temp']
+
+
 def test_program_from_a_temp_dir_is_named_with_its_user():
     ev = evidence()
-    hit = [f for f in rr.evaluate(ev, rr.Context()) if f['rule'] == 'exec-temp' and f['facts'].get('source') == 'atop']
+    hit = temp_hits(ev)
     assert len(hit) == 1 and hit[0]['severity'] == 'high'
-    item = hit[0]['facts']['items'][0]
-    assert (item['program'], item['user'], item['uid']) == ('/var/tmp/.kworkerd', 'www-data', 33)
-    assert item['first'] == '2026-11-30T04:49:19Z' and item['cpu_s'] > 10
+    facts = hit[0]['facts']
+    assert (facts['program'], facts['user'], facts['uid']) == ('/var/tmp/.kworkerd', 'www-data', 33)
+    assert facts['sources'] == ['atop/processes.jsonl']
+    assert facts['atop']['first'] == '2026-11-30T04:49:19Z' and facts['atop']['cpu_s'] > 10
     # this bundle has no list of changed files: whether the file is gone is not known
-    assert item['file_deleted'] is None
+    assert facts['file_deleted'] is None and facts['atop']['file_deleted'] is None
     assert hit[0]['evidence'][0]['member'] == 'atop/processes.jsonl' and hit[0]['evidence'][0]['line'] >= 1
+    # it ended before the collection: nothing to kill
+    assert '(it has already ended)' in hit[0]['next_steps']
 
 
 @pytest.mark.parametrize('listed,deleted', [(False, True), (True, False)], ids=['gone', 'still-there'])
@@ -92,15 +99,15 @@ def test_a_temp_program_whose_file_is_gone_says_so(listed, deleted):
     ev = evidence()
     ev.present.add('changed_files')
     ev.changed = [{'path': '/var/tmp/.kworkerd', 'type': 'file'}] if listed else []
-    hit = [f for f in rp.r_exec_atop(ev, rr.Context())][0]
-    assert hit['facts']['items'][0]['file_deleted'] is deleted
-    assert ('its file is gone' in hit['explanation']) is deleted
+    hit = temp_hits(ev)[0]
+    assert hit['facts']['file_deleted'] is deleted
+    assert ('its file has since been deleted' in hit['explanation']) is deleted
 
 
 def test_programs_from_usr_are_not_flagged():
     ev = evidence()
     ev.atop = [r for r in ev.atop if not rp.temp_program(r)]
-    assert not [f for f in rp.r_exec_atop(ev, rr.Context())]
+    assert not rp.atop_temp_programs(ev) and not temp_hits(ev)
 
 
 # -- persistence against the snapshot --------------------------------------------------------------
