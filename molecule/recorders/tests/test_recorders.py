@@ -130,6 +130,26 @@ def test_accounting_switched_off_behind_acct_is_turned_back_on(host):
     assert _pacct_grows(host)
 
 
+def test_accounting_taken_by_atopacctd_is_returned_to_acct(host):
+    """The trap itself: atopacct.service (Conflicts=acct.service) ran on the host; starting acct stops it
+    and atopacctd switches accounting off as it exits. Re-applying both roles leaves accounting live."""
+    # acct first: atopacct.service refuses to start (ExecStartPre) while acct is active.
+    host.check_output("systemctl unmask atopacct.service && systemctl stop acct.service && systemctl start atopacct.service")
+    try:
+        assert host.service("atopacct").is_running
+        assert not host.service("acct").is_running
+        assert not _pacct_grows(host)
+        rc, out = _converge("--tags", "process_accounting,atop")
+    finally:
+        host.run("systemctl mask --now atopacct.service")
+        if not _pacct_grows(host):
+            host.check_output("systemctl restart acct.service")
+    assert rc == 0, out
+    assert host.run("systemctl is-enabled atopacct.service").stdout.strip() == "masked"
+    assert not host.service("atopacct").is_running and host.service("acct").is_running
+    assert _pacct_grows(host)
+
+
 # ---- connection log ----------------------------------------------------------------------------------
 
 def _counters(host):
