@@ -292,7 +292,8 @@ class RulesetObserver:
             self.line(line)
 
     def line(self, line):
-        if CONNLOG_TABLE.encode() in line:
+        # the rule's comment finds the table under another connlog_table too
+        if CONNLOG_TABLE.encode() in line or CONNLOG_RULE_COMMENT.encode() in line:
             self.observed['connlog_table'] = True
         if DENIED_RULE.encode() in line:
             self.observed['denied_rule'] = True

@@ -176,7 +176,7 @@ def test_ruleset_observer_reads_a_changed_prefix_in_a_renamed_table():
     observer = net.RulesetObserver(observed)
     for start in range(0, len(text), 37):
         observer(text[start:start + 37])
-    assert observed['connlog_prefix'] == 'edge out: '
+    assert observed['connlog_prefix'] == 'edge out: ' and observed['connlog_table'] is True
     assert net.connlog_prefixes(observed['connlog_prefix']) == ('edge out: ', 'qn-connlog: ')
 
 
