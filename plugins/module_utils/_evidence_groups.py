@@ -20,7 +20,7 @@ import tempfile
 
 from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_authlog import AuthSummary, journal_event
 from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_network import (
-    NetworkJournal, RulesetObserver, user_names,
+    NetworkJournal, RulesetObserver, connlog_prefixes, user_names,
 )
 from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_observers import (
     AcctObserver, BackgroundObserver, BlockObserver, LineObserver,
@@ -124,7 +124,9 @@ class Steps(ProcessSteps):
 
         # a dry run writes nothing, not even spools
         spools = [tempfile.TemporaryFile(dir=self.e.spool_dir) for _name in range(0 if self.w.dry_run else 2)]
-        network = NetworkJournal(user_names(self.e.root), *spools) if spools else None
+        # The firewall group read the ruleset before this step: lines with the host's own connlog prefix count.
+        prefixes = connlog_prefixes(self.observed.get('connlog_prefix'))
+        network = NetworkJournal(user_names(self.e.root), *spools, prefixes=prefixes) if spools else None
 
         def feed(lines):
             network.feed(lines)
@@ -153,6 +155,7 @@ class Steps(ProcessSteps):
         self.w.add_json('network/denied.json', network.denied.result(), 'journal', source='journal/journal.json')
         counts = dict(network.counts)
         counts.update(connlog_table=self.observed.get('connlog_table'), denied_rule=self.observed.get('denied_rule'),
+                      connlog_prefixes=network.prefixes,
                       ip_accounting=self._ip_accounting())
         self.observed['network'] = counts
         self.w.add_json('network/summary.json', counts, 'journal', source='journal/journal.json, firewall/nft_ruleset.txt')

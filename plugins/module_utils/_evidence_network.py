@@ -4,8 +4,9 @@
 """The network recorders, decoded from the journal while it streams into the bundle.
 
 Three kinds of journal entry are read, each found by a byte search before any JSON is parsed:
-  - kernel lines with the connlog role's prefix "qn-connlog: " (a new outbound connection,
-    with the sending uid from `log flags skuid`): network/connections.jsonl;
+  - kernel lines with the connlog role's prefix (a new outbound connection, with the sending uid from
+    `log flags skuid`): network/connections.jsonl. The prefix is connlog_log_prefix as the host's
+    loaded rule has it (read from `nft list ruleset`), and the default "qn-connlog: " too;
   - kernel lines with the firewall role's prefix "qn-denied: " (a refused inbound packet):
     per source address in network/denied.json;
   - systemd's per-unit resource message (MESSAGE_ID ae8f7b866b0347b9af31fe1c80b127c0, written
@@ -24,8 +25,13 @@ import re
 
 from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_window import iso
 
+# Defaults of the roles' prefixes (connlog_log_prefix; the firewall role's fixed __firewall_denied_log_prefix).
 CONNLOG_PREFIX = 'qn-connlog: '
 DENIED_PREFIX = 'qn-denied: '
+# The comment the connlog role gives its rule, whatever its table (connlog_table) and prefix.
+CONNLOG_RULE_COMMENT = 'comment "quietnode connection log"'
+_LOG_PREFIX = re.compile(rb'\blog prefix "([^"\\]*)"')
+MAX_RULESET_LINE = 4096  # bytes kept of an unfinished ruleset line (a set's elements can run long)
 UNIT_RESOURCES_ID = 'ae8f7b866b0347b9af31fe1c80b127c0'
 UNIT_STARTED_ID = '39f53479d3a045ac8e11786248231fbf'  # "Started <unit>": when the unit's bytes began to count
 # The connlog table and the denied-log rule, as `nft list ruleset` prints them.
@@ -36,8 +42,7 @@ DENIED_RULE = 'log prefix "%s"' % DENIED_PREFIX
 # line for transient units (systemd-run), so this is often the only start time.
 AUDIT_SERVICE_START = b'SERVICE_START'
 _AUDIT_UNIT = re.compile(r"msg='unit=(\S+)")
-_NEEDLES = (CONNLOG_PREFIX.encode(), DENIED_PREFIX.encode(), UNIT_RESOURCES_ID.encode(), UNIT_STARTED_ID.encode(),
-            AUDIT_SERVICE_START)
+_OTHER_NEEDLES = (DENIED_PREFIX.encode(), UNIT_RESOURCES_ID.encode(), UNIT_STARTED_ID.encode(), AUDIT_SERVICE_START)
 RETRY_WINDOW = 120  # s: a SYN sent again unanswered is "new" to conntrack each time; one row per connection
 # A non-root uid a unit's own lines carry, so a unit's stop message can name its user.
 _UNIT_UID = re.compile(rb'"_SYSTEMD_UNIT":"([^"]{1,200})"')
@@ -141,11 +146,25 @@ class DeniedSources:
                 'per_minute': dict(sorted(self.per_minute.items())), 'sources': rows}
 
 
+def connlog_prefixes(loaded=None):
+    """The prefixes connlog lines may carry: the loaded rule's, and the default (lines from before a change,
+    or no ruleset read)."""
+    return (loaded, CONNLOG_PREFIX) if loaded and loaded != CONNLOG_PREFIX else (CONNLOG_PREFIX,)
+
+
+def _json_needle(text):
+    """The text as journalctl's JSON output writes it inside a string value."""
+    return json.dumps(text, ensure_ascii=False)[1:-1].encode('utf-8')
+
+
 class NetworkJournal:
     """Fed journal JSON lines (bytes) as they stream; writes connection rows to `spool` as JSON lines."""
 
-    def __init__(self, names, connections_spool, units_spool):
+    def __init__(self, names, connections_spool, units_spool, prefixes=(CONNLOG_PREFIX,)):
         self.names = names
+        # Longest first, so a prefix that begins another (or the denied one) never claims its lines.
+        self.prefixes = sorted(set(prefixes), key=len, reverse=True)
+        self.needles = tuple(_json_needle(p) for p in self.prefixes) + _OTHER_NEEDLES
         self.connections = connections_spool
         self.units = units_spool
         self.denied = DeniedSources()
@@ -160,7 +179,7 @@ class NetworkJournal:
         for line in lines:
             if b'"_UID":"' in line and b'"_UID":"0"' not in line and b'"_SYSTEMD_UNIT":"' in line:
                 self._unit_user(line)
-            if not any(needle in line for needle in _NEEDLES):
+            if not any(needle in line for needle in self.needles):
                 continue
             try:
                 entry = json.loads(line)
@@ -181,9 +200,9 @@ class NetworkJournal:
                     self._started(unit.group(1) + ('' if '.' in unit.group(1) else '.service'), when)
             elif not isinstance(message, str) or entry.get('_TRANSPORT') != 'kernel':
                 continue
-            elif CONNLOG_PREFIX in message:
+            elif self._connlog_prefix(message):
                 self.counts['connlog_lines'] += 1
-                row = connection(packet_fields(message, CONNLOG_PREFIX), when, self.names)
+                row = connection(packet_fields(message, self._connlog_prefix(message)), when, self.names)
                 if self._retry(row, when):
                     continue
                 minute = (iso(int(when) // 60 * 60) or '')[:16]
@@ -193,6 +212,12 @@ class NetworkJournal:
             elif DENIED_PREFIX in message:
                 self.counts['denied_lines'] += 1
                 self.denied.add(packet_fields(message, DENIED_PREFIX), when)
+
+    def _connlog_prefix(self, message):
+        """The connlog prefix a kernel line begins with; a denied line is never a connection."""
+        if message.startswith(DENIED_PREFIX):
+            return None
+        return next((p for p in self.prefixes if message.startswith(p)), None)
 
     def _retry(self, row, when):
         """Whether this line repeats a connection logged moments ago (its SYN sent again)."""
@@ -250,18 +275,29 @@ def user_names(root):
 
 
 class RulesetObserver:
-    """Whether `nft list ruleset` holds the connlog table and the denied-log rule, read as it streams."""
+    """Whether `nft list ruleset` holds the connlog table and the denied-log rule, and the prefix the
+    connlog rule logs with, read line by line as it streams."""
 
     def __init__(self, observed):
         self.observed = observed
         self.tail = b''
         observed['connlog_table'] = False
         observed['denied_rule'] = False
+        observed['connlog_prefix'] = None
 
     def __call__(self, chunk):
-        data = self.tail + chunk
-        if CONNLOG_TABLE.encode() in data:
+        lines = (self.tail + chunk).split(b'\n')
+        self.tail = lines.pop()[-MAX_RULESET_LINE:]
+        for line in lines:
+            self.line(line)
+
+    def line(self, line):
+        # the rule's comment finds the table under another connlog_table too
+        if CONNLOG_TABLE.encode() in line or CONNLOG_RULE_COMMENT.encode() in line:
             self.observed['connlog_table'] = True
-        if DENIED_RULE.encode() in data:
+        if DENIED_RULE.encode() in line:
             self.observed['denied_rule'] = True
-        self.tail = data[-64:]
+        if CONNLOG_RULE_COMMENT.encode() in line:
+            prefix = _LOG_PREFIX.search(line)
+            if prefix and self.observed['connlog_prefix'] is None:
+                self.observed['connlog_prefix'] = prefix.group(1).decode('utf-8', 'replace')

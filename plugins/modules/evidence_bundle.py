@@ -53,6 +53,7 @@ description:
     Version 2 keeps every member name of version 1 and adds C(summary/bundle.json)."
   - "The network recorders are decoded from the journal as it streams (roles connlog and firewall; member shapes in the
     connlog role's README), in C(network/connections.jsonl) (one new outbound connection per line, from the kernel lines
+    with the host's connlog_log_prefix as the loaded rule has it in the firewall group's ruleset, and with the default
     C(qn-connlog:)), C(network/denied.json) (refused inbound packets per source address, from C(qn-denied:)),
     C(network/unit_ip.jsonl) (bytes and CPU per systemd unit when it stopped) and C(network/summary.json) (whether the
     connlog table and the refused-packet rule were in the ruleset, and how many lines of each were in the window);

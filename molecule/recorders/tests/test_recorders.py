@@ -4,6 +4,7 @@ import datetime
 import json
 import os
 import re
+import subprocess
 import time
 
 import pytest
@@ -11,6 +12,9 @@ import testinfra
 
 DISTRO = os.environ.get("MOLECULE_DISTRO", "debian12")
 INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
+EPHEMERAL = os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]
+PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
+PACCT = "/var/log/account/pacct"
 PEER = {4: "10.231.77.20", 6: "fd00:231:77::20"}
 TABLE = "quietnode_connlog"
 BASELINE_DIR = "/var/lib/quietnode/baseline"
@@ -85,6 +89,65 @@ def test_atop_is_restarted_when_the_accounting_file_is_rotated(host):
     after = _wait(lambda: (lambda p: p if p not in ("0", before) else None)(
         host.check_output("systemctl show -p MainPID --value atop.service")), 30)
     assert after and after != before
+
+
+def _pacct_grows(host):
+    """The kernel appends a record to acct's file as each process ends; a file that stays put means off."""
+    before = int(host.check_output("stat -c %%s %s", PACCT))
+    host.check_output("/bin/true")
+    return int(host.check_output("stat -c %%s %s", PACCT)) > before
+
+
+def _converge(*options):
+    """Re-run this scenario's converge playbook as an operator would; return (rc, output)."""
+    env = dict(os.environ,
+               ANSIBLE_CONFIG=os.path.join(EPHEMERAL, "ansible.cfg"),
+               ANSIBLE_COLLECTIONS_PATH="%s/collections:%s/.venv/collections" % (PROJECT, PROJECT),
+               ANSIBLE_ROLES_PATH=os.path.join(PROJECT, "roles"),
+               ANSIBLE_FORCE_COLOR="0")
+    playbook = os.path.join(PROJECT, "molecule", "recorders", "converge.yml")
+    proc = subprocess.run(["ansible-playbook", "-i", INVENTORY, playbook] + list(options), env=env, timeout=600,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+    return proc.returncode, proc.stdout
+
+
+def test_accounting_switched_off_behind_acct_is_turned_back_on(host):
+    """atopacctd's exit switches kernel accounting off (acct(NULL), what `accton off` does) while the
+    oneshot acct.service still reads active; re-applying the role must notice and restart acct."""
+    assert _pacct_grows(host)
+    host.check_output("accton off")
+    try:
+        assert host.service("acct").is_running
+        assert not _pacct_grows(host)
+        rc, out = _converge("--tags", "process_accounting")
+    finally:
+        if not _pacct_grows(host):
+            host.check_output("systemctl restart acct.service")
+    assert rc == 0, out
+    restart = out.split("Restart process accounting, which turns kernel accounting back on", 1)[1]
+    assert re.search(r"^(ok|changed|skipping|fatal):", restart, re.M).group(1) == "changed", restart[:400]
+    assert re.search(r"recorders-target-\S+\s*: ok=\d+\s+changed=1\s", out), out[-600:]
+    assert _pacct_grows(host)
+
+
+def test_accounting_taken_by_atopacctd_is_returned_to_acct(host):
+    """The trap itself: atopacct.service (Conflicts=acct.service) ran on the host; starting acct stops it
+    and atopacctd switches accounting off as it exits. Re-applying both roles leaves accounting live."""
+    # acct first: atopacct.service refuses to start (ExecStartPre) while acct is active.
+    host.check_output("systemctl unmask atopacct.service && systemctl stop acct.service && systemctl start atopacct.service")
+    try:
+        assert host.service("atopacct").is_running
+        assert not host.service("acct").is_running
+        assert not _pacct_grows(host)
+        rc, out = _converge("--tags", "process_accounting,atop")
+    finally:
+        host.run("systemctl mask --now atopacct.service")
+        if not _pacct_grows(host):
+            host.check_output("systemctl restart acct.service")
+    assert rc == 0, out
+    assert host.run("systemctl is-enabled atopacct.service").stdout.strip() == "masked"
+    assert not host.service("atopacct").is_running and host.service("acct").is_running
+    assert _pacct_grows(host)
 
 
 # ---- connection log ----------------------------------------------------------------------------------

@@ -9,6 +9,9 @@ import io
 import json
 import os
 
+import pytest
+import yaml
+
 from ansible_collections.quietnode.baseline.plugins.module_utils import _evidence_network as net
 from ansible_collections.quietnode.baseline.plugins.module_utils import _evidence_readiness as readiness
 
@@ -21,9 +24,12 @@ def fixture(name, mode='rb'):
         return handle.read()
 
 
-def decode(lines, names):
+ROLES = os.path.join(HERE, '..', '..', '..', '..', 'roles')
+
+
+def decode(lines, names, **options):
     conns, units = io.BytesIO(), io.BytesIO()
-    journal = net.NetworkJournal(names, conns, units)
+    journal = net.NetworkJournal(names, conns, units, **options)
     journal.feed(lines)
     rows = [json.loads(line) for line in conns.getvalue().splitlines()]
     unit_rows = [json.loads(line) for line in units.getvalue().splitlines()]
@@ -97,7 +103,7 @@ def test_unit_without_its_own_lines_has_no_user():
 
 
 def test_noise_is_not_decoded():
-    noise = [line for line in lines() if not any(n in line for n in net._NEEDLES)]
+    noise = [line for line in lines() if not any(n in line for n in net.NetworkJournal({}, None, None).needles)]
     assert noise
     journal, rows, units = decode(noise, names())
     assert rows == [] and units == [] and journal.denied.lines == 0
@@ -109,14 +115,15 @@ def test_ruleset_observer_sees_the_table_and_the_rule():
     observer = net.RulesetObserver(observed)
     for start in range(0, len(text), 100):  # chunks that cut the needles
         observer(text[start:start + 100])
-    assert observed == {'connlog_table': True, 'denied_rule': True}
+    assert observed == {'connlog_table': True, 'denied_rule': True, 'connlog_prefix': 'qn-connlog: '}
 
 
 def test_ruleset_observer_without_the_recorders():
     text = fixture('nft_ruleset.txt').replace(b'quietnode_connlog', b'other').replace(b'qn-denied', b'other')
+    text = text.replace(b'quietnode connection log', b'other')
     observed = {}
     net.RulesetObserver(observed)(text)
-    assert observed == {'connlog_table': False, 'denied_rule': False}
+    assert observed == {'connlog_table': False, 'denied_rule': False, 'connlog_prefix': None}
 
 
 def summary(**change):
@@ -158,3 +165,67 @@ def test_packet_fields_keeps_values_not_flags():
     fields = net.packet_fields('qn-connlog: IN= OUT=eth0 SRC=10.0.2.15 DST=10.99.0.2 LEN=60 DF PROTO=TCP SPT=1 DPT=2 '
                                'SYN URGP=0 UID=0 GID=0', net.CONNLOG_PREFIX)
     assert fields['OUT'] == 'eth0' and fields['IN'] == '' and fields['DPT'] == '2' and 'SYN' not in fields
+
+
+# ---- the host's own connlog prefix ------------------------------------------------------------------
+
+def test_ruleset_observer_reads_a_changed_prefix_in_a_renamed_table():
+    """connlog_log_prefix and connlog_table set by the user: the rule is known by its comment."""
+    text = fixture('nft_ruleset.txt').replace(b'"qn-connlog: "', b'"edge out: "').replace(b'quietnode_connlog', b'egress')
+    observed = {}
+    observer = net.RulesetObserver(observed)
+    for start in range(0, len(text), 37):
+        observer(text[start:start + 37])
+    assert observed['connlog_prefix'] == 'edge out: ' and observed['connlog_table'] is True
+    assert net.connlog_prefixes(observed['connlog_prefix']) == ('edge out: ', 'qn-connlog: ')
+
+
+def test_ruleset_observer_without_the_connlog_rule_leaves_the_default():
+    text = fixture('nft_ruleset.txt').replace(b'comment "quietnode connection log"', b'')
+    observed = {}
+    net.RulesetObserver(observed)(text)
+    assert observed['connlog_prefix'] is None and observed['denied_rule'] is True
+    assert net.connlog_prefixes(observed['connlog_prefix']) == ('qn-connlog: ',) == net.connlog_prefixes('qn-connlog: ')
+
+
+def _with_prefix(prefix, keep=None):
+    """The real journal with its connlog lines written under another prefix (all of them, or all but `keep`)."""
+    out, seen = [], 0
+    for line in lines():
+        if b'"MESSAGE":"qn-connlog: ' in line:
+            seen += 1
+            if keep is None or seen > keep:
+                line = line.replace(b'"MESSAGE":"qn-connlog: ', b'"MESSAGE":"' + prefix.encode() + b'')
+        out.append(line)
+    return out
+
+
+@pytest.mark.parametrize('journal_prefix, loaded, keep, expected', [
+    ('qn-connlog: ', None, None, 3),
+    ('edge out: ', None, None, 0),            # no ruleset read: only the default is known
+    ('edge out: ', 'edge out: ', None, 3),
+    ('edge out: ', 'edge out: ', 1, 3),       # the prefix changed in the window: old and new lines
+    ('qn-', 'qn-', None, 3),                  # begins the denied prefix, which keeps its own lines
+], ids=['default', 'custom-not-read', 'custom-read', 'changed-in-window', 'prefix-of-denied'])
+def test_connections_under_the_hosts_prefix(journal_prefix, loaded, keep, expected):
+    journal, rows, _units = decode(_with_prefix(journal_prefix, keep), names(),
+                                   prefixes=net.connlog_prefixes(loaded))
+    assert len(rows) == journal.counts['connlog_lines'] == expected
+    if expected:
+        assert [(r['user'], r['dst'], r['dport']) for r in rows][-1] == ('www-data', '10.99.0.2', 4444)
+        assert rows[0]['out'] == 'qnv0' and rows[0]['uid'] == 65534
+    assert journal.counts['denied_lines'] == 43
+
+
+def _yaml(*path):
+    with open(os.path.join(ROLES, *path)) as handle:
+        return yaml.safe_load(handle)
+
+
+def test_collector_defaults_are_the_roles():
+    """The collector's fallbacks and the rule comment it looks for are what the roles write."""
+    assert _yaml('connlog', 'defaults', 'main.yml')['connlog_log_prefix'] == net.CONNLOG_PREFIX
+    assert _yaml('firewall', 'vars', 'main.yml')['__firewall_denied_log_prefix'] == net.DENIED_PREFIX
+    with open(os.path.join(ROLES, 'connlog', 'templates', 'connlog.nft.j2')) as handle:
+        rule = [line for line in handle if 'log prefix' in line]
+    assert len(rule) == 1 and net.CONNLOG_RULE_COMMENT in rule[0]
