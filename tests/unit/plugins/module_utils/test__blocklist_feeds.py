@@ -122,7 +122,7 @@ def _refresh(config, nft, body):
 
 def _loaded_lines(config):
     with open(os.path.join(config["state_dir"], nftmod.LIST_FILE)) as handle:
-        return [line.strip() for line in handle if not line.startswith("#")]
+        return [line.strip() for line in handle if line.strip() and not line.startswith("#")]
 
 
 def test_first_refresh_applies_and_a_second_changes_nothing(tmp_path):
