@@ -27,7 +27,7 @@ except ImportError:  # pragma: no cover - Python 2 is not supported on targets, 
     HTTPSHandler = Request = build_opener = URLError = None
 
 from ansible_collections.quietnode.baseline.plugins.module_utils._blocklist import (
-    FORMAT_VERSION, V4, V6, BlocklistError, decode_lines, normalise, parse_lines,
+    FORMAT_VERSION, V4, V6, BlocklistError, Parsed, decode_lines, decode_text, normalise, parse_lines,
 )
 from ansible_collections.quietnode.baseline.plugins.module_utils._blocklist_nft import Enforcer, NftError, write_atomic
 from ansible_collections.quietnode.baseline.plugins.module_utils._blocklist_options import (
@@ -88,16 +88,41 @@ def fetch(url, checksum=None, timeout=60, context=None):
     return data
 
 
-def count_entries(feed, data, params):
-    """Entries per family in one feed's raw data, after its own validation; raises BlocklistError."""
+def parse_feed(feed, data, params):
+    """One feed's raw data parsed and validated (Parsed), parsed once for its bounds and its sets; raises BlocklistError."""
     raw = {V4: [], V6: []}
     limits = {V4: 1, V6: 1} if feed.get("wide") else {V4: params["min_prefix_v4"], V6: params["min_prefix_v6"]}
     problems = []
-    parse_lines(decode_lines(data), feed["name"], raw, params["reject_host_bits"], limits, params["allow_wide"],
-                problems, feed.get("format") or "auto")
+    fmt = parse_lines(decode_lines(data), feed["name"], raw, params["reject_host_bits"], limits, params["allow_wide"],
+                      problems, feed.get("format") or "auto")
     if problems:
         raise BlocklistError(problems)
-    return {"v4": len(raw[V4]), "v6": len(raw[V6])}
+    return Parsed(raw, fmt)
+
+
+def count_entries(feed, data, params):
+    """Entries per family in one feed's raw data, after its own validation; raises BlocklistError."""
+    return parse_feed(feed, data, params).counts()
+
+
+def counts_path(path):
+    """Beside each last good copy: its SHA-256 and entry counts, so a refresh need not parse the old copy again."""
+    return path + ".count"
+
+
+def counts_record(data, counts):
+    return ("%s %d %d\n" % (hashlib.sha256(data).hexdigest(), counts["v4"], counts["v6"])).encode("ascii")
+
+
+def read_counts(path, data):
+    """Entry counts recorded for data (the copy at path), or None when there is no record for exactly these bytes."""
+    try:
+        digest, v4, v6 = read_bytes(counts_path(path)).decode("ascii").split()
+        if digest == hashlib.sha256(data).hexdigest():
+            return {"v4": int(v4), "v6": int(v6)}
+    except (IOError, OSError, ValueError, UnicodeDecodeError):
+        pass
+    return None
 
 
 def check_bounds(old, new, max_shrink, max_growth):
@@ -125,14 +150,22 @@ def input_digest(params, named):
     return digest.hexdigest()
 
 
-def converge(params, enforcer, named, trusted, check_mode=False):
-    """Plan and (unless check_mode) apply named sources (name, bytes, format, wide) and trusted ones (name, bytes)."""
+def converge(params, enforcer, named, trusted, check_mode=False, parsed=None):
+    """Plan and (unless check_mode) apply named sources (name, bytes, format, wide) and trusted ones (name, bytes).
+
+    parsed: {name: (bytes, Parsed)} for sources the caller parsed already; used when the bytes are the same object.
+    """
     digest = input_digest(params, trusted + named)
     plan = enforcer.unchanged_input(digest)
     if plan is None:
-        lists = normalise([(item[0], decode_lines(item[1])) + tuple(item[2:]) for item in named], params["allowlist"],
+        parsed = parsed or {}
+
+        def lines(item):
+            known = parsed.get(item[0])
+            return known[1] if known is not None and known[0] is item[1] else decode_lines(item[1])
+        lists = normalise([(item[0], lines(item)) + tuple(item[2:]) for item in named], params["allowlist"],
                           params["min_prefix_v4"], params["min_prefix_v6"], params["allow_wide"],
-                          params["reject_host_bits"], [(name, decode_lines(data)) for name, data in trusted])
+                          params["reject_host_bits"], [(name, decode_text(data)) for name, data in trusted])
         plan = enforcer.plan(lists, digest, count_changes=check_mode)
         if not check_mode:
             enforcer.apply(lists, plan)
@@ -161,6 +194,7 @@ def refresh(config, enforcer, fetcher=None, now=time.time):
     fetcher = fetcher or fetch
     cache_dir = config["cache_dir"]
     data_by_url = {}
+    parsed = {}
     per_source = {}
     for feed in config["feeds"]:
         path = feed_path(cache_dir, feed["url"])
@@ -168,8 +202,8 @@ def refresh(config, enforcer, fetcher=None, now=time.time):
             old = read_bytes(path)
         except (IOError, OSError):
             old = None
-        old_counts = None
-        if old is not None:
+        old_counts = None if old is None else read_counts(path, old)
+        if old is not None and old_counts is None:
             try:
                 old_counts = count_entries(feed, old, config)
             except BlocklistError:
@@ -182,16 +216,19 @@ def refresh(config, enforcer, fetcher=None, now=time.time):
                 data_by_url[feed["url"]] = new
                 continue
             try:
-                counts = count_entries(feed, new, config)
+                entries = parse_feed(feed, new, config)
             except BlocklistError as exc:
                 problem = exc.problems[0]
                 raise FeedError("line %s: %s: %r" % (problem[1], problem[2], problem[3]))
+            counts = entries.counts()
             reason = check_bounds(old_counts, counts, config["refresh_max_shrink"], config["refresh_max_growth"])
             if reason:
                 raise FeedError(reason)
             write_atomic(path, new)
+            write_atomic(counts_path(path), counts_record(new, counts))
             per_source[feed["name"]] = dict(counts, outcome="updated")
             data_by_url[feed["url"]] = new
+            parsed[feed["name"]] = (new, entries)
         except FeedError as exc:
             per_source[feed["name"]] = dict(old_counts or {"v4": 0, "v6": 0}, outcome="kept", reason=str(exc))
             if old is not None:
@@ -205,7 +242,7 @@ def refresh(config, enforcer, fetcher=None, now=time.time):
         named = [(src["path"], read_bytes(src["path"]), src.get("format") or "auto") for src in config["sources"]]
         static = os.path.join(cache_dir, STATIC_FILE)
         trusted = [(STATIC_NAME, read_bytes(static))] if os.path.exists(static) else []
-        plan = converge(config, enforcer, named + feed_named(config["feeds"], data_by_url), trusted)
+        plan = converge(config, enforcer, named + feed_named(config["feeds"], data_by_url), trusted, parsed=parsed)
         state.update(outcome="kept-some" if kept else "ok", applied=bool(plan.get("load")), counts=plan["counts"],
                      digest=plan["digest"], method=plan.get("method"))
     except (FeedError, BlocklistError, NftError, IOError, OSError) as exc:

@@ -182,6 +182,26 @@ def test_a_small_feed_change_is_applied_element_by_element(tmp_path):
     assert feeds.journal_line(state).startswith("quietnode-blocklist refresh: outcome=ok applied=yes (partial) total v4=44 ")
 
 
+def test_refresh_parses_a_changed_feed_once_and_reads_old_counts_from_their_record(tmp_path, monkeypatch):
+    config = _config(tmp_path)
+    nft = FakeNft()
+    _refresh(config, nft, BODIES["good"])
+    path = feeds.feed_path(config["cache_dir"], "https://feeds.example.org/offenders.txt")
+    assert feeds.read_counts(path, BODIES["good"]) == {"v4": 4, "v6": 0}
+    assert feeds.read_counts(path, BODIES["grown"]) is None  # a record names the bytes it counted
+    calls = []
+    real = feeds.parse_lines
+    monkeypatch.setattr(feeds, "parse_lines", lambda lines, *args: calls.append(len(lines)) or real(lines, *args))
+    state = _refresh(config, nft, BODIES["grown"])
+    assert state["sources"]["offenders"] == {"v4": 5, "v6": 0, "outcome": "updated"} and state["applied"]
+    assert calls == [5] and nft.covered() == ["192.0.2.0", "192.0.2.2-192.0.2.255", "198.51.100.1-198.51.100.3", "203.0.113.1"]
+    # Without its record (a copy written before records existed) the old copy is parsed for its counts.
+    os.unlink(feeds.counts_path(path))
+    calls[:] = []
+    state = _refresh(config, nft, BODIES["good"])
+    assert state["sources"]["offenders"]["outcome"] == "updated" and calls == [5, 4]
+
+
 def test_refresh_without_any_good_copy_fails_and_loads_nothing(tmp_path):
     config = _config(tmp_path)
     nft = FakeNft()
