@@ -221,6 +221,8 @@ def set_delta(item, held, exempt, target):
     interval sets compare ranges, because a range that grows or shrinks is a different line. The counts
     compare the lines enforced before (held but not exempt) with target.
     """
+    if not exempt and held == target:
+        return [], [], 0, 0
     held_set = set(held)
     target_set = set(target)
     gone = held_set - target_set

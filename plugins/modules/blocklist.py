@@ -20,9 +20,10 @@ description:
     source and family (C(nft list counters table inet quietnode_blocklist)), so drops are told apart per list
     and country.
   - A first load, a changed list of sources or a change of more than a fifth of the elements replaces the whole
-    table in one C(nft -f) transaction after an C(nft -c -f) check. A smaller change deletes and adds only the
-    changed elements, also in one transaction, and falls back to the full replace when nft refuses it; either
-    way the host is never half-loaded and a refused list changes nothing.
+    table in one C(nft -f) transaction after an C(nft -c -f) check. A smaller change adds the new elements and
+    rewrites the exempt set of each set that lost entries (its drop rule skips what the exempt set holds), also in
+    one transaction, and falls back to the full replace when nft refuses it; either way the host is never
+    half-loaded and a refused list changes nothing.
   - Whether anything changed is decided from a digest kept in the rule of the table's C(state) chain and in the
     persisted script, read with C(nft -t list ruleset) which never reads set elements back. An input identical to
     the last applied one (same bytes, allowlist and options) is recognised without parsing it.

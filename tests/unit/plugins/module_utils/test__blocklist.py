@@ -293,3 +293,19 @@ def test_parsed_source_gives_what_its_lines_give():
     parsed = bl.normalise([("feed", bl.Parsed(keys, fmt), "plain")])
     assert parsed.render() == bl.normalise([("feed", lines, "plain")]).render()
     assert bl.Parsed(keys, fmt).counts() == {"v4": 3, "v6": 1}
+
+
+@settings(max_examples=300, deadline=None)
+@given(_entries, st.data())
+def test_property_patched_merge_equals_a_whole_merge(old, data):
+    old = sorted(set(old))
+    kept = data.draw(st.lists(st.sampled_from(old), unique=True)) if old else []
+    new = sorted(set(kept + data.draw(_entries)))
+
+    def keys(lines):
+        out = {4: [], 6: []}
+        bl.parse_lines(lines, "x", out, allow_wide=True)
+        return out
+    patched = bl.Merged.build(keys(old)).patch(keys(sorted(set(old) - set(new))), keys(sorted(set(new) - set(old))))
+    whole = bl.Merged.build(keys(new))
+    assert (patched.keys, patched.ranges, patched.texts) == (whole.keys, whole.ranges, whole.texts)
