@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import bisect
 import hashlib
 import socket
 
@@ -109,9 +110,14 @@ def parse_entry(text, reject_host_bits=False):
     return _unmap(family, value, value)
 
 
+def decode_text(data):
+    """Text of a downloaded or read list, without a UTF-8 byte order mark."""
+    return data.decode("utf-8-sig", "replace")
+
+
 def decode_lines(data):
     """Lines of a downloaded or read list: a UTF-8 byte order mark is dropped, CRLF and LF both end a line."""
-    return data.decode("utf-8-sig", "replace").splitlines()
+    return decode_text(data).splitlines()
 
 
 def parse_lines(lines, source, out, reject_host_bits=False, min_prefix=None, allow_wide=False, problems=None,
@@ -181,6 +187,106 @@ def parse_lines(lines, source, out, reject_host_bits=False, min_prefix=None, all
     if own_problems and problems:
         raise BlocklistError(problems)
     return fmt
+
+
+class Parsed(object):
+    """One source parsed and validated already (sort keys per family, as parse_lines makes them), so a caller that
+    had to parse it to check it hands normalise() the keys instead of the lines."""
+    __slots__ = ("keys", "fmt")
+
+    def __init__(self, keys, fmt):
+        self.keys = keys
+        self.fmt = fmt
+
+    def counts(self):
+        return {"v4": len(self.keys[V4]), "v6": len(self.keys[V6])}
+
+
+class Merged(object):
+    """One source's entries kept for the next change of it, per family: keys (sorted sort keys, one per distinct
+    entry line) and the merged ranges with their text. patch() turns it into the next version from the keys of
+    the lines that went and came, re-merging only the ranges those touch. repeated: {line: count} of the lines
+    the source repeats, when the caller knows them."""
+    __slots__ = ("keys", "ranges", "texts", "repeated")
+
+    def __init__(self, keys, ranges, texts):
+        self.keys = keys
+        self.ranges = ranges
+        self.texts = texts
+        self.repeated = None
+
+    @classmethod
+    def build(cls, keys):
+        keys = dict((fam, sorted(keys[fam])) for fam in (V4, V6))
+        ranges = dict((fam, merge_keys(list(keys[fam]), BITS[fam])) for fam in (V4, V6))
+        return cls(keys, ranges, dict((fam, [format_range(fam, s, e) for s, e in ranges[fam]]) for fam in (V4, V6)))
+
+    def counts(self):
+        return {"v4": len(self.keys[V4]), "v6": len(self.keys[V6])}
+
+    def patch(self, gone, came):
+        """The Merged after removing the keys `gone` (each once; they must be held) and adding `came`, per family."""
+        keys, ranges, texts = {}, {}, {}
+        for fam in (V4, V6):
+            keys[fam], ranges[fam], texts[fam] = _patch_family(fam, self.keys[fam], self.ranges[fam], self.texts[fam],
+                                                               gone[fam], came[fam])
+        return Merged(keys, ranges, texts)
+
+
+def _patch_family(fam, keys, ranges, texts, gone, came):
+    bits = BITS[fam]
+    mask = (1 << bits) - 1
+    if not gone and not came:
+        return keys, ranges, texts
+    # Remove one copy of each gone key (slices, not one deletion per key), then add the new ones.
+    cut = []
+    for key in sorted(gone):
+        at = bisect.bisect_left(keys, key, cut[-1] + 1 if cut and keys[cut[-1]] == key else 0)
+        if at >= len(keys) or keys[at] != key:
+            raise ValueError("key not held")
+        cut.append(at)
+    new_keys = []
+    last = 0
+    for at in cut:
+        new_keys.extend(keys[last:at])
+        last = at + 1
+    new_keys.extend(keys[last:])
+    new_keys.extend(came)
+    new_keys.sort()  # one sorted run and a short tail: linear
+    # Merged ranges touched by a changed key, or adjacent to one, are recomputed with every range a new key covers.
+    # Ranges are disjoint and sorted, so a one-item tuple finds them by start (ends are sorted the same way).
+    dirty = set()
+    for key in list(gone) + list(came):
+        low, high = (key >> bits) - 1, (key & mask) + 1
+        first = bisect.bisect_left(ranges, (low,))
+        if first and ranges[first - 1][1] >= low:
+            first -= 1
+        dirty.update(range(first, bisect.bisect_left(ranges, (high + 1,))))
+    regions = merge([ranges[i] for i in dirty] + [(key >> bits, key & mask) for key in came])
+    rebuilt = []
+    for low, high in regions:
+        first = bisect.bisect_left(new_keys, low << bits)
+        stop = bisect.bisect_left(new_keys, (high + 1) << bits)
+        rebuilt.extend(merge_keys(new_keys[first:stop], bits))
+    # The untouched ranges, copied a run at a time, with the rebuilt ones put in their places.
+    kept_ranges, kept_texts = [], []
+    last = 0
+    for i in sorted(dirty) + [len(ranges)]:
+        kept_ranges.extend(ranges[last:i])
+        kept_texts.extend(texts[last:i])
+        last = i + 1
+    out_ranges, out_texts = [], []
+    last = 0
+    for rng in rebuilt:
+        at = bisect.bisect_left(kept_ranges, (rng[0],), last)
+        out_ranges.extend(kept_ranges[last:at])
+        out_texts.extend(kept_texts[last:at])
+        out_ranges.append(rng)
+        out_texts.append(format_range(fam, rng[0], rng[1]))
+        last = at
+    out_ranges.extend(kept_ranges[last:])
+    out_texts.extend(kept_texts[last:])
+    return new_keys, out_ranges, out_texts
 
 
 def _check_width(family, start, end, min_prefix, allow_wide):
@@ -344,6 +450,40 @@ def _split_rendered(lines):
     return groups
 
 
+def _first_v6(lines):
+    """Index of the first IPv6 line of a section (IPv4 lines come first), or None when the lines are not in that order."""
+    low, high = 0, len(lines)
+    while low < high:
+        mid = (low + high) // 2
+        if ":" in lines[mid]:
+            high = mid
+        else:
+            low = mid + 1
+    if ":" in "\n".join(lines[:low]) or sum(1 for line in lines[low:] if ":" in line) != len(lines) - low:
+        return None
+    return low
+
+
+def _split_text(text):
+    """_split_rendered for the whole text of a list, split by str methods rather than line by line (a third of the
+    time on 200k lines); None when the text is not exactly in the rendered form."""
+    if not text.startswith(HEADER + "\n" + SECTION) or "\r" in text or "\n\n" in text:
+        return None
+    groups = []
+    for chunk in text[len(HEADER):].split("\n" + SECTION)[1:]:
+        name, _sep, body = chunk.partition("\n")
+        if "#" in body:
+            return None
+        lines = body.split("\n")
+        if lines[-1] == "":
+            lines.pop()
+        cut = _first_v6(lines)
+        if cut is None:
+            return None
+        groups.append((name, {V4: lines[:cut], V6: lines[cut:]}))
+    return groups
+
+
 class Grouped(object):
     """Normalised lists per source, in first-seen order: one kernel set and counter per source and family.
 
@@ -465,10 +605,10 @@ def normalise(sources, allowlist=(), min_prefix_v4=DEFAULTS["min_prefix_v4"], mi
     """Parse, validate, merge and subtract, per source.
 
     sources: iterable of (name, lines) or (name, lines, format) or (name, lines, format, wide) with
-    untrusted input; format defaults to "auto"; a wide source (a whole country) is only refused /0,
+    untrusted input, lines a list of text lines or a Parsed; format defaults to "auto"; a wide source (a whole country) is only refused /0,
     the others entries wider than the min_prefix limits, unless allow_wide;
-    trusted: iterable of (name, lines) this code produced before (width not re-checked; its sections
-    keep their source names);
+    trusted: iterable of (name, lines or the whole text) this code produced before (width not re-checked; its
+    sections keep their source names);
     allowlist: iterable of entry strings that must never be covered;
     formats: an optional dict that receives the format used per source name.
     Sources with the same name share one group. Raises BlocklistError naming every bad line (up to
@@ -482,6 +622,7 @@ def normalise(sources, allowlist=(), min_prefix_v4=DEFAULTS["min_prefix_v4"], mi
     raw = {}
     done = {}
     order = []
+    premerged = {}
 
     def group(name):
         name = section_name(name)
@@ -490,14 +631,21 @@ def normalise(sources, allowlist=(), min_prefix_v4=DEFAULTS["min_prefix_v4"], mi
         return raw.setdefault(name, {V4: [], V6: []})
     no_holes = not (allow[V4] or allow[V6])
     for name, lines in trusted:
+        whole = lines if isinstance(lines, str) else None
+        split = _split_text(whole) if whole is not None and no_holes and not problems else None
+        if whole is not None:
+            lines = whole.splitlines() if split is None else None
         if no_holes and not problems:
-            split = _split_rendered(lines)
+            if split is None:
+                split = _split_rendered(lines)
             if split is not None and not any(section_name(section) in done or section_name(section) in raw
                                              for section, _lines in split):
                 for section, texts in split:
                     order.append(section_name(section))
                     done[section_name(section)] = Lists(lines=texts)
                 continue
+        if lines is None:
+            lines = whole.splitlines()
         rendered = _parse_rendered(lines, name) if not problems else None
         if rendered is None:
             parse_lines(lines, name, group(name), False, None, True, problems)
@@ -523,13 +671,34 @@ def normalise(sources, allowlist=(), min_prefix_v4=DEFAULTS["min_prefix_v4"], mi
         name, lines = item[0], item[1]
         fmt = item[2] if len(item) > 2 and item[2] else "auto"
         item_limits = _WIDE_LIMITS if len(item) > 3 and item[3] else limits
-        used = parse_lines(lines, name, group(name), reject_host_bits, item_limits, allow_wide, problems, fmt)
+        if isinstance(lines, Merged):
+            group(name)
+            premerged.setdefault(section_name(name), []).append(lines)
+            used = fmt
+        elif isinstance(lines, Parsed):
+            target = group(name)
+            target[V4].extend(lines.keys[V4])
+            target[V6].extend(lines.keys[V6])
+            used = lines.fmt
+        else:
+            used = parse_lines(lines, name, group(name), reject_host_bits, item_limits, allow_wide, problems, fmt)
         if formats is not None:
             formats[name] = used
     if problems:
         raise BlocklistError(problems[:MAX_ERRORS])
     holes = holes or dict((fam, merge_keys(list(allow[fam]), BITS[fam])) for fam in (V4, V6))
     for name, keys in raw.items():
+        ready = premerged.get(name, ())
+        if len(ready) == 1 and name not in done and not (keys[V4] or keys[V6]):
+            # Merged already (a feed patched since its last copy): only the allowlist is subtracted.
+            ranges = dict((fam, subtract(ready[0].ranges[fam], holes[fam])) for fam in (V4, V6))
+            done[name] = Lists(ranges[V4], ranges[V6], dict(
+                (fam, ready[0].texts[fam] if ranges[fam] is ready[0].ranges[fam] else
+                 _reuse_text(fam, ready[0].ranges[fam], ready[0].texts[fam], ranges[fam])) for fam in (V4, V6)))
+            continue
+        for merged in ready:
+            for fam in (V4, V6):
+                keys[fam].extend(s << BITS[fam] | e for s, e in merged.ranges[fam])
         if name in done:
             # A section seen in a trusted list and again as a source: merge both into one group.
             for fam in (V4, V6):

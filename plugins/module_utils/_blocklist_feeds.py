@@ -12,8 +12,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import collections
 import hashlib
 import json
+import marshal
 import os
 import ssl
 import subprocess
@@ -27,8 +29,9 @@ except ImportError:  # pragma: no cover - Python 2 is not supported on targets, 
     HTTPSHandler = Request = build_opener = URLError = None
 
 from ansible_collections.quietnode.baseline.plugins.module_utils._blocklist import (
-    FORMAT_VERSION, V4, V6, BlocklistError, decode_lines, normalise, parse_lines,
+    FORMAT_VERSION, V4, V6, BlocklistError, Merged, Parsed, decode_lines, decode_text, normalise, parse_lines,
 )
+from ansible_collections.quietnode.baseline.plugins.module_utils._blocklist_formats import PLAIN, detect
 from ansible_collections.quietnode.baseline.plugins.module_utils._blocklist_nft import Enforcer, NftError, write_atomic
 from ansible_collections.quietnode.baseline.plugins.module_utils._blocklist_options import (
     NORMALISE_OPTIONS, role_var,
@@ -88,16 +91,132 @@ def fetch(url, checksum=None, timeout=60, context=None):
     return data
 
 
-def count_entries(feed, data, params):
-    """Entries per family in one feed's raw data, after its own validation; raises BlocklistError."""
+def parse_feed(feed, data, params):
+    """One feed's raw data parsed and validated (Parsed), parsed once for its bounds and its sets; raises BlocklistError."""
     raw = {V4: [], V6: []}
     limits = {V4: 1, V6: 1} if feed.get("wide") else {V4: params["min_prefix_v4"], V6: params["min_prefix_v6"]}
     problems = []
-    parse_lines(decode_lines(data), feed["name"], raw, params["reject_host_bits"], limits, params["allow_wide"],
-                problems, feed.get("format") or "auto")
+    fmt = parse_lines(decode_lines(data), feed["name"], raw, params["reject_host_bits"], limits, params["allow_wide"],
+                      problems, feed.get("format") or "auto")
     if problems:
         raise BlocklistError(problems)
-    return {"v4": len(raw[V4]), "v6": len(raw[V6])}
+    return Parsed(raw, fmt)
+
+
+def count_entries(feed, data, params):
+    """Entries per family in one feed's raw data, after its own validation; raises BlocklistError."""
+    return parse_feed(feed, data, params).counts()
+
+
+def counts_path(path):
+    """Beside each last good copy: its SHA-256 and entry counts, so a refresh need not parse the old copy again."""
+    return path + ".count"
+
+
+def counts_record(data, counts):
+    return ("%s %d %d\n" % (hashlib.sha256(data).hexdigest(), counts["v4"], counts["v6"])).encode("ascii")
+
+
+def merged_path(path):
+    """Beside each last good copy: its entries merged (marshal, this Python's format), so a changed feed is patched."""
+    return path + ".merged"
+
+
+def _merge_key(feed, params):
+    # Everything a feed's entries depend on besides its bytes: a record made under other options is not used.
+    return repr((FORMAT_VERSION, sys.version_info[:2], feed.get("format") or "auto", bool(feed.get("wide")),
+                 params["reject_host_bits"], params["min_prefix_v4"], params["min_prefix_v6"], params["allow_wide"]))
+
+
+def merged_record(feed, params, data, merged):
+    # Starts and ends as flat lists of ints: marshal reads those several times faster than a list of tuples.
+    ranges = [([start for start, _end in merged.ranges[fam]], [end for _start, end in merged.ranges[fam]]) for fam in (V4, V6)]
+    return marshal.dumps((_merge_key(feed, params), hashlib.sha256(data).hexdigest(), merged.keys[V4], merged.keys[V6],
+                          ranges[0], ranges[1], merged.texts[V4], merged.texts[V6], merged.repeated))
+
+
+def read_merged(path, feed, params, data):
+    """The Merged recorded for exactly data under these options, or None."""
+    try:
+        record = marshal.loads(read_bytes(merged_path(path)))
+        if record[:2] == (_merge_key(feed, params), hashlib.sha256(data).hexdigest()):
+            merged = Merged({V4: record[2], V6: record[3]}, {V4: list(zip(*record[4])), V6: list(zip(*record[5]))},
+                            {V4: record[6], V6: record[7]})
+            merged.repeated = record[8]
+            return merged
+    except (IOError, OSError, ValueError, EOFError, TypeError, IndexError):
+        pass
+    return None
+
+
+def _plain_lines(feed, lines):
+    """The distinct lines of a plain-format feed (where a line is at most one entry), else None."""
+    fmt = feed.get("format") or "auto"
+    if fmt not in PLAIN and (fmt != "auto" or detect(lines) not in PLAIN):
+        return None
+    return set(lines)
+
+
+def _repeated(lines, distinct):
+    """{line: count} of the lines that appear more than once."""
+    if len(distinct) == len(lines):
+        return {}
+    return dict((line, count) for line, count in collections.Counter(lines).items() if count > 1)
+
+
+def _changed_lines(old_counts, before, new_counts, now):
+    """(lines that went, lines that came), each as often as its count changed; *_counts are _repeated()."""
+    gone = [line for line in before - now for _i in range(old_counts.get(line, 1))]
+    came = [line for line in now - before for _i in range(new_counts.get(line, 1))]
+    for line in set(old_counts) | set(new_counts):
+        if line in before and line in now:
+            change = new_counts.get(line, 1) - old_counts.get(line, 1)
+            (came if change > 0 else gone).extend([line] * abs(change))
+    return sorted(gone), sorted(came)
+
+
+def merge_feed(feed, params, old, old_merged, new):
+    """The new copy of a feed as Merged: patched from the old copy's record when both are plain text (only the
+    lines that went and came are parsed), else parsed whole (and merged, for a plain one). Raises BlocklistError."""
+    new_lines = decode_lines(new)
+    now = _plain_lines(feed, new_lines)
+    repeated = _repeated(new_lines, now) if now is not None else None
+    if old_merged is not None and now is not None:
+        old_lines = decode_lines(old)
+        before = _plain_lines(feed, old_lines)
+        if before is not None:
+            old_repeated = old_merged.repeated if old_merged.repeated is not None else _repeated(old_lines, before)
+            went, came = _changed_lines(old_repeated, before, repeated, now)
+            keys = {"gone": {V4: [], V6: []}, "came": {V4: [], V6: []}}
+            problems = []
+            limits = {V4: 1, V6: 1} if feed.get("wide") else {V4: params["min_prefix_v4"], V6: params["min_prefix_v6"]}
+            parse_lines(came, feed["name"], keys["came"], params["reject_host_bits"], limits, params["allow_wide"], problems, "plain")
+            if not problems:
+                parse_lines(went, feed["name"], keys["gone"], False, None, True, problems, "plain")
+                try:
+                    if not problems:
+                        merged = old_merged.patch(keys["gone"], keys["came"])
+                        merged.repeated = repeated
+                        return merged
+                except ValueError:
+                    pass  # the record does not hold what the old copy says: parse the whole feed
+    entries = parse_feed(feed, new, params)
+    if now is None:
+        return entries
+    merged = Merged.build(entries.keys)
+    merged.repeated = repeated
+    return merged
+
+
+def read_counts(path, data):
+    """Entry counts recorded for data (the copy at path), or None when there is no record for exactly these bytes."""
+    try:
+        digest, v4, v6 = read_bytes(counts_path(path)).decode("ascii").split()
+        if digest == hashlib.sha256(data).hexdigest():
+            return {"v4": int(v4), "v6": int(v6)}
+    except (IOError, OSError, ValueError, UnicodeDecodeError):
+        pass
+    return None
 
 
 def check_bounds(old, new, max_shrink, max_growth):
@@ -125,14 +244,22 @@ def input_digest(params, named):
     return digest.hexdigest()
 
 
-def converge(params, enforcer, named, trusted, check_mode=False):
-    """Plan and (unless check_mode) apply named sources (name, bytes, format, wide) and trusted ones (name, bytes)."""
+def converge(params, enforcer, named, trusted, check_mode=False, parsed=None):
+    """Plan and (unless check_mode) apply named sources (name, bytes, format, wide) and trusted ones (name, bytes).
+
+    parsed: {name: (bytes, Parsed)} for sources the caller parsed already; used when the bytes are the same object.
+    """
     digest = input_digest(params, trusted + named)
     plan = enforcer.unchanged_input(digest)
     if plan is None:
-        lists = normalise([(item[0], decode_lines(item[1])) + tuple(item[2:]) for item in named], params["allowlist"],
+        parsed = parsed or {}
+
+        def lines(item):
+            known = parsed.get(item[0])
+            return known[1] if known is not None and known[0] is item[1] else decode_lines(item[1])
+        lists = normalise([(item[0], lines(item)) + tuple(item[2:]) for item in named], params["allowlist"],
                           params["min_prefix_v4"], params["min_prefix_v6"], params["allow_wide"],
-                          params["reject_host_bits"], [(name, decode_lines(data)) for name, data in trusted])
+                          params["reject_host_bits"], [(name, decode_text(data)) for name, data in trusted])
         plan = enforcer.plan(lists, digest, count_changes=check_mode)
         if not check_mode:
             enforcer.apply(lists, plan)
@@ -161,6 +288,7 @@ def refresh(config, enforcer, fetcher=None, now=time.time):
     fetcher = fetcher or fetch
     cache_dir = config["cache_dir"]
     data_by_url = {}
+    parsed = {}
     per_source = {}
     for feed in config["feeds"]:
         path = feed_path(cache_dir, feed["url"])
@@ -168,8 +296,8 @@ def refresh(config, enforcer, fetcher=None, now=time.time):
             old = read_bytes(path)
         except (IOError, OSError):
             old = None
-        old_counts = None
-        if old is not None:
+        old_counts = None if old is None else read_counts(path, old)
+        if old is not None and old_counts is None:
             try:
                 old_counts = count_entries(feed, old, config)
             except BlocklistError:
@@ -182,16 +310,24 @@ def refresh(config, enforcer, fetcher=None, now=time.time):
                 data_by_url[feed["url"]] = new
                 continue
             try:
-                counts = count_entries(feed, new, config)
+                old_merged = None if old is None else read_merged(path, feed, config, old)
+                entries = merge_feed(feed, config, old, old_merged, new)
             except BlocklistError as exc:
                 problem = exc.problems[0]
                 raise FeedError("line %s: %s: %r" % (problem[1], problem[2], problem[3]))
+            counts = entries.counts()
             reason = check_bounds(old_counts, counts, config["refresh_max_shrink"], config["refresh_max_growth"])
             if reason:
                 raise FeedError(reason)
             write_atomic(path, new)
+            write_atomic(counts_path(path), counts_record(new, counts))
+            if isinstance(entries, Merged):
+                write_atomic(merged_path(path), merged_record(feed, config, new, entries))
+            elif os.path.exists(merged_path(path)):
+                os.unlink(merged_path(path))
             per_source[feed["name"]] = dict(counts, outcome="updated")
             data_by_url[feed["url"]] = new
+            parsed[feed["name"]] = (new, entries)
         except FeedError as exc:
             per_source[feed["name"]] = dict(old_counts or {"v4": 0, "v6": 0}, outcome="kept", reason=str(exc))
             if old is not None:
@@ -205,7 +341,7 @@ def refresh(config, enforcer, fetcher=None, now=time.time):
         named = [(src["path"], read_bytes(src["path"]), src.get("format") or "auto") for src in config["sources"]]
         static = os.path.join(cache_dir, STATIC_FILE)
         trusted = [(STATIC_NAME, read_bytes(static))] if os.path.exists(static) else []
-        plan = converge(config, enforcer, named + feed_named(config["feeds"], data_by_url), trusted)
+        plan = converge(config, enforcer, named + feed_named(config["feeds"], data_by_url), trusted, parsed=parsed)
         state.update(outcome="kept-some" if kept else "ok", applied=bool(plan.get("load")), counts=plan["counts"],
                      digest=plan["digest"], method=plan.get("method"))
     except (FeedError, BlocklistError, NftError, IOError, OSError) as exc:

@@ -3,11 +3,11 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Blocklist enforcement: render, check, load and persist one nftables table.
 
-Each source has its own set, named counter and drop rule per family, so the counters say which list
+Each source has its own sets, named counter and drop rules per family, so the counters say which list
 stopped what. A first load (or a large change) replaces the whole table in one `nft -f` transaction
-(create, delete, recreate); a small change deletes and adds only the changed elements, also in one
-transaction, and falls back to the full replace when that is refused. Either way the old rules stay in
-force until the commit and a failure changes nothing.
+(create, delete, recreate); a small change adds the new elements and rewrites a small exempt set that
+holds what the list dropped, also in one transaction, and falls back to the full replace when that is
+refused. Either way the old rules stay in force until the commit and a failure changes nothing.
 Whether anything changed is decided from a digest kept in the comment of the one rule in the `state`
 chain (replaceable in the same transaction as the elements, unlike a table comment; read with
 `nft -t list ruleset`, which never reads set elements back) and in the first line of the persisted
@@ -25,7 +25,7 @@ import re
 import tempfile
 
 from ansible_collections.quietnode.baseline.plugins.module_utils._blocklist import (
-    V4, V6, diff_counts, section_name,
+    V4, V6, diff_counts, format_range, merge, parse_entry, section_name, subtract,
 )
 
 COMMENT_TAG = "quietnode-blocklist "
@@ -37,11 +37,13 @@ _LIST_STATE = "# loaded "
 _LIST_SET = "# set "
 _COUNTER_RE = re.compile(r'\n\tcounter (s_[0-9a-f]+_v(4|6)) \{\s*comment "([^"]*)"\s*packets (\d+) bytes (\d+)')
 STATE_CHAIN = "state"
-# A change of at most this share of the elements is applied element by element; more replaces the table.
+# A partial update may write (added plus exempt elements) at most this share of the elements; more replaces the table.
 PARTIAL_MAX_SHARE = 0.2
-# nft (1.0.6 and 1.1.3 alike) scans a copy of every interval set per deleted interval (about 0.15 s at 60k
-# intervals); above this many deletes the set is flushed and declared again, which the bench found cheaper from one.
-INTERVAL_DELETES = 0
+# Suffix of each set's exempt set: entries the set still holds but the list no longer has. nft (1.0.6 and
+# 1.1.3) reads every interval set in the ruleset back from the kernel for any `add/delete element`
+# command (0.4 s at 60k intervals), so a partial update never deletes: it declares additions and
+# flushes and re-declares the small exempt set, neither of which reads elements back.
+EXEMPT = "x"
 _FAMILY = {V4: ("ip", "ipv4_addr"), V6: ("ip6", "ipv6_addr")}
 # Elements per set in the `nft -c` probe: enough to exercise element syntax, cheap on any list size.
 SAMPLE = 256
@@ -91,10 +93,11 @@ def _comment(source, family):
 
 
 class Set(object):
-    __slots__ = ("name", "counter", "family", "network", "source", "lines")
+    __slots__ = ("name", "exempt", "counter", "family", "network", "source", "lines")
 
     def __init__(self, source, family, network, lines):
         self.name = set_name(source, family, network)
+        self.exempt = self.name + EXEMPT
         self.counter = counter_name(source, family)
         self.family = family
         self.network = network
@@ -118,11 +121,20 @@ def layout(lists):
     return out
 
 
-def render_list(lists, digest):
-    """The persisted list: the digest it was loaded with, then each set's lines under its name."""
-    parts = ["%ssha256=%s\n" % (_LIST_STATE, digest or "none")]
+def _contents(item, state):
+    """(elements of the set, elements of its exempt set): the list itself unless a partial update left a state."""
+    if state is None:
+        return item.lines, []
+    return state[item.name], state[item.exempt]
+
+
+def render_list(lists, digest, state=None, held=None):
+    """The persisted list: the digest (and held= mark of a partial update) it was loaded with, then each set's
+    and exempt set's lines under its name."""
+    parts = ["%ssha256=%s%s\n" % (_LIST_STATE, digest or "none", " held=%s" % held if held else "")]
     for item in layout(lists):
-        parts.append("%s%s\n%s\n" % (_LIST_SET, item.name, "\n".join(item.lines)))
+        held, exempt = _contents(item, state)
+        parts.append("%s%s\n%s\n%s%s\n%s\n" % (_LIST_SET, item.name, "\n".join(held), _LIST_SET, item.exempt, "\n".join(exempt)))
     return "".join(parts)
 
 
@@ -131,10 +143,18 @@ def _state_rule(stamp):
     return 'return comment "%s%s"' % (COMMENT_TAG, " ".join(word for word in stamp.split() if not word.startswith("input=")))
 
 
-def render_table(table, lists, stamp, sample=None):
+def _set_block(item, name, lines, sample):
+    head = "\tset %s {\n\t\ttype %s\n%s" % (name, _FAMILY[item.family][1], "\t\tflags interval\n" if item.network else "")
+    if not lines:
+        return head + "\t}\n"
+    return head + "\t\telements = {\n\t\t\t" + ",\n\t\t\t".join(lines[:sample]) + "\n\t\t}\n\t}\n"
+
+
+def render_table(table, lists, stamp, sample=None, state=None):
     """The nft script: ensure, delete and recreate the table in one transaction.
 
-    sample limits the elements per set, for the cheap `nft -c` probe of the same script.
+    sample limits the elements per set, for the cheap `nft -c` probe of the same script; state (from a
+    partial update) gives what each set and exempt set holds, so the boot script loads what the kernel has.
     """
     if lists.is_empty():
         return "%s%s\ntable inet %s\ndelete table inet %s\n" % (_HEADER, stamp, table, table)
@@ -149,44 +169,74 @@ def render_table(table, lists, stamp, sample=None):
         if item.counter not in counters:
             counters.append(item.counter)
             parts.append("\tcounter %s {\n\t\tcomment \"%s\"\n\t}\n" % (item.counter, _comment(item.source, item.family)))
-        parts.append("\tset %s {\n\t\ttype %s\n%s" % (item.name, _FAMILY[item.family][1], "\t\tflags interval\n" if item.network else ""))
-        parts.append("\t\telements = {\n\t\t\t" + ",\n\t\t\t".join(item.lines[:sample]) + "\n\t\t}\n\t}\n")
+        held, exempt = _contents(item, state)
+        parts.append(_set_block(item, item.name, held, sample))
+        parts.append(_set_block(item, item.exempt, exempt, sample))
     parts.append("\tchain %s {\n\t\t%s\n\t}\n" % (STATE_CHAIN, _state_rule(stamp)))
     # raw (-300) runs before connection tracking (-200): blocked packets never create state.
     parts.append("\tchain prerouting {\n\t\ttype filter hook prerouting priority raw; policy accept;\n\t\tiif \"lo\" accept\n")
     for item in sets:
-        parts.append("\t\t%s saddr @%s counter name \"%s\" drop comment \"%s\"\n" % (
-            _FAMILY[item.family][0], item.name, item.counter, _comment(item.source, item.family)))
+        parts.append("\t\t%s saddr @%s %s saddr != @%s counter name \"%s\" drop comment \"%s\"\n" % (
+            _FAMILY[item.family][0], item.name, _FAMILY[item.family][0], item.exempt, item.counter,
+            _comment(item.source, item.family)))
     parts.append("\t}\n}\n")
     return "".join(parts)
 
 
-def _declare(table, item, lines):
-    # Elements added through a set declaration: nft 1.0.x then skips reading every interval set back
-    # from the kernel, which an `add element` command costs (about 0.3 s per 60k intervals).
+def _declare(table, item, name, lines):
+    # Elements added through a set declaration: nft then skips reading every interval set back from the
+    # kernel, which an `add element` command costs.
     return "add set inet %s %s { type %s;%s elements = { %s }; }\n" % (
-        table, item.name, _FAMILY[item.family][1], " flags interval;" if item.network else "", ", ".join(lines))
+        table, name, _FAMILY[item.family][1], " flags interval;" if item.network else "", ", ".join(lines))
 
 
 def render_delta(table, stamp, changes):
-    """The nft script of a partial update: the new digest, then deleted and added elements per set, one transaction.
+    """The nft script of a partial update: the new digest, then per set its additions and new exempt set, one transaction.
 
-    changes: [(Set, lines to delete, lines to add, refill)]. Deletes come first, so a range that grows or
-    shrinks is replaced without overlapping itself. With refill the set is flushed and declared again with
-    all its lines (nft looks each deleted interval up in a copy of the whole set, so many deletes cost more).
+    changes: [(Set, lines to add, exempt lines or None when the exempt set stays as it is)]. Nothing is
+    deleted from a set: what the list dropped goes to the set's exempt set, which is flushed and declared again.
     """
     parts = ["%s%s\n" % (_HEADER, stamp),
              "flush chain inet %s %s\n" % (table, STATE_CHAIN),
              "add rule inet %s %s %s\n" % (table, STATE_CHAIN, _state_rule(stamp))]
-    for item, delete, _add, refill in changes:
-        if refill:
-            parts.append("flush set inet %s %s\n" % (table, item.name))
-        elif delete:
-            parts.append("delete element inet %s %s { %s }\n" % (table, item.name, ", ".join(delete)))
-    for item, _delete, add, refill in changes:
-        if refill or add:
-            parts.append(_declare(table, item, item.lines if refill else add))
+    for item, add, exempt in changes:
+        if exempt is not None:
+            parts.append("flush set inet %s %s\n" % (table, item.exempt))
+            if exempt:
+                parts.append(_declare(table, item, item.exempt, exempt))
+        if add:
+            parts.append(_declare(table, item, item.name, add))
     return "".join(parts)
+
+
+def _ranges(lines):
+    return sorted(parse_entry(line)[1:] for line in lines)
+
+
+def set_delta(item, held, exempt, target):
+    """(additions, new exempt lines, entries added, entries removed) that make a set holding `held` with the
+    exempt set `exempt` enforce exactly `target`.
+
+    The set only grows; whatever it holds that target does not cover is exempt. Hash sets compare lines;
+    interval sets compare ranges, because a range that grows or shrinks is a different line. The counts
+    compare the lines enforced before (held but not exempt) with target.
+    """
+    if not exempt and held == target:
+        return [], [], 0, 0
+    held_set = set(held)
+    target_set = set(target)
+    gone = held_set - target_set
+    new = target_set - held_set
+    exempt_set = set(exempt)
+    back = len(exempt_set & target_set)
+    counts = (len(new) + back, max(0, len(gone) - len(exempt_set) + back))
+    if not item.network or not gone:
+        return sorted(new), sorted(gone), counts[0], counts[1]
+    # Elements a set holds are disjoint, and so are the target's: only the changed lines need parsing.
+    gone_ranges = _ranges(gone)
+    new_ranges = _ranges(new)
+    adds = [format_range(item.family, s, e) for s, e in subtract(new_ranges, merge(gone_ranges))]
+    return adds, [format_range(item.family, s, e) for s, e in subtract(gone_ranges, merge(new_ranges))], counts[0], counts[1]
 
 
 def parse_loaded(ruleset_text, table):
@@ -217,21 +267,22 @@ def parse_loaded(ruleset_text, table):
 
 
 def read_sections(path):
-    """(digest, {set name: set of lines}) of a persisted list; (None, None) when it is missing or unreadable."""
+    """(digest, {set name: list of lines}, held mark or None) of a persisted list; (None, None, None) when it is
+    missing or unreadable."""
     try:
         with open(path, "r") as handle:
             text = handle.read()
     except (IOError, OSError):
-        return None, None
+        return None, None, None
     head, _sep, rest = text.partition("\n")
     if not head.startswith(_LIST_STATE):
-        return None, None  # written before per-source sets: no layout to diff against
+        return None, None, None  # written before per-source sets: no layout to diff against
     out = {}
     for chunk in rest.split(_LIST_SET)[1:]:
         name, _sep, body = chunk.partition("\n")
-        out[name] = set(body.split("\n"))
-        out[name].discard("")
-    return head[len(_LIST_STATE):].partition("=")[2], out
+        out[name] = [line for line in body.split("\n") if line]
+    fields = parse_stamp(head[len(_LIST_STATE):])
+    return fields.get("sha256"), out, fields.get("held")
 
 
 def persisted_stamp(state_dir):
@@ -297,8 +348,14 @@ class Enforcer(object):
         return self._loaded
 
     def _old_lines(self):
+        """Entries the persisted list enforces: each set's lines that its exempt set does not hold."""
+        path = os.path.join(self.state_dir, LIST_FILE)
+        sections = read_sections(path)[1]
+        if sections is not None:
+            return [line for name, lines in sections.items() if not name.endswith(EXEMPT)
+                    for line in set(lines) - set(sections.get(name + EXEMPT, ()))]
         try:
-            with open(os.path.join(self.state_dir, LIST_FILE), "r") as handle:
+            with open(path, "r") as handle:
                 return [line.strip() for line in handle if line.strip() and not line.startswith("#")]
         except (IOError, OSError):
             return []
@@ -318,30 +375,51 @@ class Enforcer(object):
         return {"changed": False, "load": False, "persist": False, "digest": digest, "counts": _counts(persisted),
                 "counters": counters, "added": 0, "removed": 0}
 
+    def _held(self, lists, loaded):
+        """What each set and exempt set holds per the persisted list, and the list's held= mark, when the kernel
+        holds exactly that list (same digest and mark) with the same sets; (None, None) otherwise."""
+        if not loaded.get("sha256"):
+            return None, None
+        digest, old, held = read_sections(os.path.join(self.state_dir, LIST_FILE))
+        if old is None or digest != loaded["sha256"] or held != loaded.get("held"):
+            return None, None
+        if set(old) != set(name for item in layout(lists) for name in (item.name, item.exempt)):
+            return None, None
+        return old, held
+
     def _partial_changes(self, lists, loaded, persisted):
-        """[(Set, delete, add, refill)] when the kernel holds the persisted list with the same sets and the change
-        is small; None when only a full replace is safe (state unknown, sets added or removed, large diff)."""
-        if not loaded.get("sha256") or loaded["sha256"] != persisted.get("sha256"):
+        """(changes, state, held, added, removed) when the kernel holds the persisted list with the same sets and
+        the change is small; None when only a full replace is safe (state unknown, sets added or removed, large diff).
+
+        changes as render_delta takes them; state what each set and exempt set then holds; held a new mark for it.
+        """
+        if loaded.get("sha256") != persisted.get("sha256"):
             return None
-        digest, old = read_sections(os.path.join(self.state_dir, LIST_FILE))
-        if old is None or digest != loaded["sha256"]:
+        old, held = self._held(lists, loaded)
+        if old is None:
             return None
         sets = layout(lists)
-        if set(old) != set(item.name for item in sets):
-            return None
         changes = []
+        state = {}
+        added = removed = 0
         budget = PARTIAL_MAX_SHARE * sum(len(item.lines) for item in sets)
+        mark = hashlib.sha256((held or "full").encode("ascii"))
         for item in sets:
-            before = old[item.name]
-            now = set(item.lines)
-            add = sorted(now - before)
-            delete = before - now
-            budget -= len(add) + len(delete)
+            kept, exempt = old[item.name], old[item.exempt]
+            add, now_exempt, plus, minus = set_delta(item, kept, exempt, item.lines)
+            # Exempt entries stay in the kernel until the next full replace, so they count against the budget too.
+            budget -= len(add) + len(now_exempt)
             if budget < 0:
                 return None
-            if add or delete:
-                changes.append((item, sorted(delete), add, item.network and len(delete) > INTERVAL_DELETES))
-        return changes
+            exempt_changed = set(now_exempt) != set(exempt)
+            state[item.name] = kept + add if add else kept
+            state[item.exempt] = now_exempt
+            added += plus
+            removed += minus
+            if add or exempt_changed:
+                changes.append((item, add, now_exempt if exempt_changed else None))
+                mark.update(("\0%s\0%s\0%s" % (item.name, ",".join(add), ",".join(now_exempt))).encode("ascii"))
+        return changes, state, mark.hexdigest()[:8], added, removed
 
     def plan(self, lists, input_digest=None, count_changes=True):
         """What would change: a dict safe to return from a module, without touching anything.
@@ -373,8 +451,7 @@ class Enforcer(object):
             self._changes = self._partial_changes(lists, loaded, persisted) if digest is not None and present else None
             result["method"] = "replace" if self._changes is None else "partial"
         if self._changes is not None:
-            result["added"] = sum(len(change[2]) for change in self._changes)
-            result["removed"] = sum(len(change[1]) for change in self._changes)
+            result["added"], result["removed"] = self._changes[3:]
         elif not count_changes:
             result["added"] = result["removed"] = None
         elif load or persist:
@@ -400,6 +477,7 @@ class Enforcer(object):
         """Load in one transaction (partial, or checked full replace), then persist; nothing is persisted if nft refuses.
 
         A refused partial update (the kernel set is not what the persisted list says) falls back to the full replace.
+        The persisted list and boot script hold what the kernel then holds, exempt sets included.
         """
         if not (plan["load"] or plan["persist"]):
             return plan
@@ -413,17 +491,26 @@ class Enforcer(object):
                 self._changes = self._partial_changes(lists, self.loaded()[1], persisted_stamp(self.state_dir))
                 if self._changes is None:
                     plan["method"] = "replace"
+            state = held = None
             if plan["load"] and plan.get("method") == "partial":
-                write_atomic(tmp, render_delta(self.table, plan["stamp"], self._changes))
+                _changes, state, held = self._changes[:3]
+                plan["stamp"] = "%s held=%s" % (plan["stamp"], held)
+                write_atomic(tmp, render_delta(self.table, plan["stamp"], _changes))
                 try:
                     self._nft("-f", tmp)
                 except NftError as exc:
-                    plan.update(method="replace", partial_refused=str(exc).splitlines()[0])
-            write_atomic(tmp, render_table(self.table, lists, plan["stamp"]))
+                    plan.update(method="replace", partial_refused=str(exc).splitlines()[0], stamp=plan["stamp"].rsplit(" ", 1)[0])
+                    state = held = None
+            elif not plan["load"] and plan["digest"] is not None:
+                # Only the persisted files change: keep what the kernel's sets and exempt sets hold.
+                state, held = self._held(lists, self.loaded()[1])
+                if held:
+                    plan["stamp"] = "%s held=%s" % (plan["stamp"], held)
+            write_atomic(tmp, render_table(self.table, lists, plan["stamp"], state=state))
             if plan["load"] and plan.get("method") != "partial":
                 self._check(lists, plan["stamp"], tmp)
                 self._nft("-f", tmp)
-            write_atomic(os.path.join(self.state_dir, LIST_FILE), render_list(lists, plan["digest"]))
+            write_atomic(os.path.join(self.state_dir, LIST_FILE), render_list(lists, plan["digest"], state, held))
             os.chmod(tmp, 0o644)
             os.replace(tmp, os.path.join(self.state_dir, NFT_FILE))
         finally:

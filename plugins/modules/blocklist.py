@@ -20,9 +20,10 @@ description:
     source and family (C(nft list counters table inet quietnode_blocklist)), so drops are told apart per list
     and country.
   - A first load, a changed list of sources or a change of more than a fifth of the elements replaces the whole
-    table in one C(nft -f) transaction after an C(nft -c -f) check. A smaller change deletes and adds only the
-    changed elements, also in one transaction, and falls back to the full replace when nft refuses it; either
-    way the host is never half-loaded and a refused list changes nothing.
+    table in one C(nft -f) transaction after an C(nft -c -f) check. A smaller change adds the new elements and
+    rewrites the exempt set of each set that lost entries (its drop rule skips what the exempt set holds), also in
+    one transaction, and falls back to the full replace when nft refuses it; either way the host is never
+    half-loaded and a refused list changes nothing.
   - Whether anything changed is decided from a digest kept in the rule of the table's C(state) chain and in the
     persisted script, read with C(nft -t list ruleset) which never reads set elements back. An input identical to
     the last applied one (same bytes, allowlist and options) is recognised without parsing it.
@@ -249,8 +250,8 @@ import re
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.quietnode.baseline.plugins.module_utils._blocklist import BlocklistError
 from ansible_collections.quietnode.baseline.plugins.module_utils._blocklist_feeds import (
-    CONFIG_FILE, FEED_DIR, STATE_FILE, STATIC_FILE, STATIC_NAME, FeedError, config_text, converge, count_entries, feed_named,
-    feed_path, fetch, read_bytes,
+    CONFIG_FILE, FEED_DIR, STATE_FILE, STATIC_FILE, STATIC_NAME, FeedError, config_text, converge, counts_path, counts_record,
+    feed_named, feed_path, fetch, parse_feed, read_bytes,
 )
 from ansible_collections.quietnode.baseline.plugins.module_utils._blocklist_nft import write_atomic
 from ansible_collections.quietnode.baseline.plugins.module_utils._blocklist_options import argument_spec, role_var
@@ -269,9 +270,11 @@ def _differs(path, data):
 
 
 def _feeds(module, params):
-    """Last good copy of each feed, fetched on the host when there is none yet: ({url: bytes}, files to write)."""
+    """Last good copy of each feed, fetched on the host when there is none yet: ({url: bytes}, files to write, {name: (bytes,
+    Parsed)} of the fetched ones)."""
     data_by_url = {}
     writes = []
+    parsed = {}
     for feed in params["feeds"]:
         path = feed_path(params["cache_dir"], feed["url"])
         if os.path.exists(path):
@@ -281,10 +284,11 @@ def _feeds(module, params):
             data = fetch(feed["url"], feed.get("checksum"), params["refresh_timeout"])
         except FeedError as exc:
             module.fail_json(msg="blocklist feed %s: %s. Nothing was changed." % (feed["name"], exc))
-        count_entries(feed, data, params)
+        entries = parse_feed(feed, data, params)
         data_by_url[feed["url"]] = data
-        writes.append((path, data))
-    return data_by_url, writes
+        parsed[feed["name"]] = (data, entries)
+        writes.extend([(path, data), (counts_path(path), counts_record(data, entries.counts()))])
+    return data_by_url, writes, parsed
 
 
 def _refresh_files(params, path_sources):
@@ -332,9 +336,9 @@ def main():
                 # In check mode an earlier task may be about to create it: predict a change instead of failing.
                 module.warn("blocklist source %s does not exist yet; check mode predicts a change" % source["path"])
                 missing.append(source["path"])
-        data_by_url, feed_writes = _feeds(module, params)
+        data_by_url, feed_writes, parsed = _feeds(module, params)
         trusted = [(STATIC_NAME, read_bytes(params["normalised"]))] if params["normalised"] else []
-        plan = converge(params, enforcer, named + feed_named(params["feeds"], data_by_url), trusted, module.check_mode)
+        plan = converge(params, enforcer, named + feed_named(params["feeds"], data_by_url), trusted, module.check_mode, parsed)
         path_sources = [dict(path=src["path"], format=src["format"]) for src in params["sources"]]
         writes = feed_writes + [(path, data) for path, data in _refresh_files(params, path_sources)
                                 if (os.path.exists(path) if data is None else _differs(path, data))]

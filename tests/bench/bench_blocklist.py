@@ -306,9 +306,18 @@ def main():
     for name, seconds, rss, note in rows:
         print("| %s | %.2f | %s | %s |" % (name, seconds, "" if rss is None else "%.0f" % rss, note))
     module_rss = max(rss, rss2, rss3, rss4)
-    print("\nside by side: raw nft -f %.2f s | first apply %.2f s (%.2fx raw) | no-change re-apply %.2f s (%.2fx first) | "
-          "1%% change %.2f s (%.2fx first, %s)" % (raw_load, first, first / raw_load, again, again / first, one, one / first,
-                                                  result3["method"]))
+    print("\nside by side (median seconds, same run):")
+    print("| step | seconds | / raw nft -f | / first apply | target | met |")
+    print("| --- | ---: | ---: | ---: | --- | --- |")
+    for name, seconds, target, met in (
+            ("raw nft -f of the same table", raw_load, "", None),
+            ("first apply", first, "<= 1.5x raw nft -f", first <= 1.5 * raw_load),
+            ("no-change re-apply", again, "<= 1 s", again <= 1.0 and not result2["changed"]),
+            ("1%% change (%s)" % result3["method"], one, "<= 0.5x first apply", one <= 0.5 * first),
+            ("feed refresh, 1%% changed (%s)" % refreshed_1pct.get("method"), refresh_one, "<= 0.5x first apply",
+             refresh_one <= 0.5 * first)):
+        print("| %s | %.2f | %.2fx | %.2fx | %s | %s |" % (name, seconds, seconds / raw_load, seconds / first, target,
+                                                         "" if met is None else ("yes" if met else "NO")))
     print("\nratios:")
     if not opts.skip_ipaddress:
         print("  ipaddress / integer merge: %.1fx time, %.1fx memory" % (

@@ -263,3 +263,49 @@ def test_property_rendered_fast_path_matches_full_parser(entries, allow):
 def test_rendered_fast_path_refuses_non_canonical_text(lines):
     assert bl._parse_rendered(lines) is None
     assert bl.normalise([], trusted=[("hand-edited", lines)]).ranges == bl.normalise([("x", lines)]).ranges
+
+
+@settings(max_examples=200, deadline=None)
+@given(_entries, st.lists(_entries, max_size=3))
+def test_property_whole_text_split_matches_the_line_split(entries, others):
+    sources = [("first", entries)] + [("other %d" % i, lines) for i, lines in enumerate(others)]
+    text = bl.normalise(sources).render()
+    by_text = bl.normalise([], trusted=[("rendered", text)])
+    by_lines = bl.normalise([], trusted=[("rendered", text.splitlines())])
+    assert [(n, g.lines(4), g.lines(6)) for n, g in by_text.groups] == [(n, g.lines(4), g.lines(6)) for n, g in by_lines.groups]
+
+
+@pytest.mark.parametrize("text", [
+    bl.HEADER + "\n# source: a\n2001:db8::1\n192.0.2.1\n",
+    bl.HEADER + "\n# source: a\n192.0.2.1\n\n192.0.2.3\n",
+    bl.HEADER + "\r\n# source: a\r\n192.0.2.1\r\n",
+    "# source: a\n192.0.2.1\n",
+], ids=["v6-before-v4", "empty-line", "crlf", "no-header"])
+def test_whole_text_split_refuses_other_text_and_the_lines_path_reads_it(text):
+    assert bl._split_text(text) is None
+    assert bl.normalise([], trusted=[("x", text)]).ranges == bl.normalise([], trusted=[("x", text.splitlines())]).ranges
+
+
+def test_parsed_source_gives_what_its_lines_give():
+    lines = ["192.0.2.0/24", "192.0.2.7", "198.51.100.1", "2001:db8::/48"]
+    keys = {4: [], 6: []}
+    fmt = bl.parse_lines(lines, "feed", keys, fmt="auto")
+    parsed = bl.normalise([("feed", bl.Parsed(keys, fmt), "plain")])
+    assert parsed.render() == bl.normalise([("feed", lines, "plain")]).render()
+    assert bl.Parsed(keys, fmt).counts() == {"v4": 3, "v6": 1}
+
+
+@settings(max_examples=300, deadline=None)
+@given(_entries, st.data())
+def test_property_patched_merge_equals_a_whole_merge(old, data):
+    old = sorted(set(old))
+    kept = data.draw(st.lists(st.sampled_from(old), unique=True)) if old else []
+    new = sorted(set(kept + data.draw(_entries)))
+
+    def keys(lines):
+        out = {4: [], 6: []}
+        bl.parse_lines(lines, "x", out, allow_wide=True)
+        return out
+    patched = bl.Merged.build(keys(old)).patch(keys(sorted(set(old) - set(new))), keys(sorted(set(new) - set(old))))
+    whole = bl.Merged.build(keys(new))
+    assert (patched.keys, patched.ranges, patched.texts) == (whole.keys, whole.ranges, whole.texts)

@@ -10,6 +10,7 @@ import threading
 
 import pytest
 
+from ansible_collections.quietnode.baseline.plugins.module_utils import _blocklist as bl
 from ansible_collections.quietnode.baseline.plugins.module_utils import _blocklist_feeds as feeds
 from ansible_collections.quietnode.baseline.plugins.module_utils import _blocklist_nft as nftmod
 from ansible_collections.quietnode.baseline.plugins.module_utils._blocklist_options import with_defaults
@@ -122,7 +123,7 @@ def _refresh(config, nft, body):
 
 def _loaded_lines(config):
     with open(os.path.join(config["state_dir"], nftmod.LIST_FILE)) as handle:
-        return [line.strip() for line in handle if not line.startswith("#")]
+        return [line.strip() for line in handle if line.strip() and not line.startswith("#")]
 
 
 def test_first_refresh_applies_and_a_second_changes_nothing(tmp_path):
@@ -180,6 +181,46 @@ def test_a_small_feed_change_is_applied_element_by_element(tmp_path):
     assert [c[0] for c in nft.calls] == ["-t", "-f"]
     assert "203.0.113.1" in nft.elements() and "203.0.113.1" in _loaded_lines(config)
     assert feeds.journal_line(state).startswith("quietnode-blocklist refresh: outcome=ok applied=yes (partial) total v4=44 ")
+
+
+def test_refresh_parses_only_the_changed_lines_and_reads_old_counts_from_their_record(tmp_path, monkeypatch):
+    config = _config(tmp_path)
+    nft = FakeNft()
+    _refresh(config, nft, BODIES["good"])
+    feed = config["feeds"][0]
+    path = feeds.feed_path(config["cache_dir"], feed["url"])
+    assert feeds.read_counts(path, BODIES["good"]) == {"v4": 4, "v6": 0}
+    assert feeds.read_counts(path, BODIES["grown"]) is None  # a record names the bytes it counted
+    assert feeds.read_merged(path, feed, config, BODIES["good"]).texts[4] == ["192.0.2.0/24", "198.51.100.1-198.51.100.3"]
+    assert feeds.read_merged(path, feed, dict(config, min_prefix_v4=24), BODIES["good"]) is None
+    calls = []
+    real = feeds.parse_lines
+    monkeypatch.setattr(feeds, "parse_lines", lambda lines, *args: calls.append(len(lines)) or real(lines, *args))
+    state = _refresh(config, nft, BODIES["grown"])
+    assert state["sources"]["offenders"] == {"v4": 5, "v6": 0, "outcome": "updated"} and state["applied"]
+    # One line came, none went: only that line was parsed, and the rules match exactly the new list.
+    assert calls == [1, 0] and nft.covered() == ["192.0.2.0", "192.0.2.2-192.0.2.255", "198.51.100.1-198.51.100.3", "203.0.113.1"]
+    # Without the records (copies written before them) the old copy is parsed for its counts and the new one whole.
+    os.unlink(feeds.counts_path(path))
+    os.unlink(feeds.merged_path(path))
+    calls[:] = []
+    state = _refresh(config, nft, BODIES["good"])
+    assert state["sources"]["offenders"]["outcome"] == "updated" and calls == [5, 4]
+    assert nft.covered() == ["192.0.2.0", "192.0.2.2-192.0.2.255", "198.51.100.1-198.51.100.3"]
+
+
+@pytest.mark.parametrize("body", [GOOD + b"203.0.113.1\n203.0.113.1\n", b"; comment\n" + GOOD.replace(b"\n", b" ; x\n"),
+                                  b"add set 203.0.113.9\n"], ids=["duplicate-line", "comments-changed", "ipset-format"])
+def test_patched_feed_equals_a_whole_parse(tmp_path, body):
+    config = _config(tmp_path)
+    feed = config["feeds"][0]
+    old_merged = feeds.merge_feed(feed, config, None, None, GOOD)
+    result = feeds.merge_feed(feed, config, GOOD, old_merged, body)
+    whole = feeds.parse_feed(feed, body, config)
+    assert result.counts() == whole.counts()
+    expected = bl.normalise([("feed", bl.decode_lines(body))]).groups[0][1]
+    got = bl.normalise([("feed", result)]).groups[0][1]
+    assert (got.lines(4), got.lines(6)) == (expected.lines(4), expected.lines(6))
 
 
 def test_refresh_without_any_good_copy_fails_and_loads_nothing(tmp_path):

@@ -17,7 +17,8 @@ TABLE = "quietnode_blocklist"
 class FakeNft(object):
     """Just enough of nft: a model of the table's sets and digest rule, changed by full scripts and partial ones.
 
-    Like nft, a script is applied whole or not at all: deleting an element that is not there refuses it.
+    Like nft, a script is applied whole or not at all: deleting an element that is not there, or flushing a set
+    that is not there, refuses it.
     """
 
     def __init__(self):
@@ -40,7 +41,7 @@ class FakeNft(object):
         if self.sets is None:
             return "table inet firewalld {\n}\n"
         counters = "".join('\tcounter %s {\n\t\tcomment "src (IPv%s)"\n\t\tpackets 2 bytes 120\n\t}\n' % (name[:-1], name[-2])
-                           for name in sorted(self.sets) if name.endswith("a") or name[:-1] + "a" not in self.sets)
+                           for name in sorted(self.sets) if name.endswith("a") or (name.endswith("n") and name[:-1] + "a" not in self.sets))
         sets = "".join("\tset %s {\n\t}\n" % name for name in sorted(self.sets))
         return "table inet %s {\n%s%s\tchain state {\n\t\treturn comment \"%s\"\n\t}\n}\n" % (TABLE, counters, sets, self.stamp)
 
@@ -68,6 +69,8 @@ class FakeNft(object):
                 sets.setdefault(match.group(1), set()).update(match.group(2).split(", "))
             match = re.match(r"flush set inet \S+ (\S+)$", line)
             if match:
+                if match.group(1) not in sets:
+                    raise ValueError("Error: Could not process rule: No such file or directory")
                 sets[match.group(1)] = set()
         match = re.search(r'return comment "([^"]*)"', script)
         return sets, match.group(1) if match else stamp
@@ -91,8 +94,19 @@ class FakeNft(object):
         return 0, "", ""
 
     def elements(self):
-        """Every element in the kernel, whatever set holds it."""
-        return sorted(e for items in self.sets.values() for e in items)
+        """Every element the kernel's sets hold, exempt sets left out."""
+        return sorted(e for name, items in self.sets.items() if not name.endswith(nftmod.EXEMPT) for e in items)
+
+    def covered(self):
+        """What the drop rules match, as canonical entries: each set's ranges minus its exempt set's, merged."""
+        ranges = {4: [], 6: []}
+        for name, items in self.sets.items():
+            if name.endswith(nftmod.EXEMPT):
+                continue
+            family = int(name[-2])
+            holes = bl.merge([bl.parse_entry(e)[1:] for e in self.sets.get(name + nftmod.EXEMPT, ())])
+            ranges[family].extend(bl.subtract(bl.merge([bl.parse_entry(e)[1:] for e in items]), holes))
+        return [bl.format_range(fam, s, e) for fam in (4, 6) for s, e in bl.merge(ranges[fam])]
 
     def kernel_calls(self):
         return [c for c in self.calls if c[0] in ("-f", "delete")]
@@ -125,10 +139,13 @@ def test_each_source_has_its_own_sets_counter_and_rule():
     # Single addresses in a hash set, networks in an interval set, both counted by the source's counter.
     assert "\tset %sa {\n\t\ttype ipv4_addr\n\t\telements" % v4 in script
     assert "\tset %sn {\n\t\ttype ipv4_addr\n\t\tflags interval\n" % v4 in script
-    assert 'ip saddr @%sa counter name "%s" drop comment "drop.txt (IPv4)"' % (v4, v4) in script
-    assert 'ip saddr @%sn counter name "%s" drop' % (v4, v4) in script
+    # Each set has an exempt set, empty after a full load, that a partial update fills with what the list dropped.
+    assert "\tset %sax {\n\t\ttype ipv4_addr\n\t}" % v4 in script
+    assert "\tset %snx {\n\t\ttype ipv4_addr\n\t\tflags interval\n\t}" % v4 in script
+    assert 'ip saddr @%sa ip saddr != @%sax counter name "%s" drop comment "drop.txt (IPv4)"' % (v4, v4, v4) in script
+    assert 'ip saddr @%sn ip saddr != @%snx counter name "%s" drop' % (v4, v4, v4) in script
     v6 = nftmod.counter_name("country DE (IPv6)", 6)
-    assert 'ip6 saddr @%sn counter name "%s" drop comment "country DE (IPv6) (IPv6)"' % (v6, v6) in script
+    assert 'ip6 saddr @%sn ip6 saddr != @%snx counter name "%s" drop comment "country DE (IPv6) (IPv6)"' % (v6, v6, v6) in script
     # A family a source does not list gets no set at all.
     assert nftmod.counter_name("drop.txt", 6) not in script and nftmod.counter_name("country DE (IPv6)", 4) not in script
 
@@ -278,34 +295,67 @@ def test_small_change_is_applied_element_by_element(fake):
     plan = _applied(enforcer, new)
     assert (plan["method"], plan["added"], plan["removed"]) == ("partial", 2, 2)
     assert [c[0] for c in nft.calls] == ["-t", "-f"]  # no check, no full script: the delta is one transaction
-    assert nft.elements() == sorted(new.lines(4))
+    assert nft.covered() == new.lines(4)
+    # The two dropped addresses stay in their set and are exempt; the kernel, the list and the boot script agree.
+    addresses = nftmod.set_name("test", 4, False)
+    assert sorted(nft.sets[addresses + nftmod.EXEMPT]) == ["10.0.1.196", "10.0.1.198"]
+    digest, sections, held = nftmod.read_sections(os.path.join(enforcer.state_dir, nftmod.LIST_FILE))
+    assert dict((name, set(lines)) for name, lines in sections.items()) == nft.sets
     # The digest in the kernel and in both persisted files is the new one, so a re-run changes nothing.
     assert nft.stamp.split()[1] == "sha256=" + plan["digest"] == "sha256=" + nftmod.persisted_stamp(enforcer.state_dir)["sha256"]
-    assert nftmod.read_sections(os.path.join(enforcer.state_dir, nftmod.LIST_FILE))[0] == plan["digest"]
+    assert digest == plan["digest"] and nft.stamp.split()[-1] == "held=" + held
     enforcer._loaded = None
     assert not enforcer.plan(new)["changed"]
+    boot = FakeNft()
+    boot(["nft", "-f", os.path.join(enforcer.state_dir, nftmod.NFT_FILE)])
+    assert boot.sets == nft.sets and boot.stamp == nft.stamp
 
 
-def test_partial_script_deletes_before_it_adds_and_moves_the_digest():
+def test_readded_entry_leaves_the_exempt_set_and_counts_stay_right(fake):
+    nft, enforcer = fake
+    _applied(enforcer, _many(100))
+    _applied(enforcer, _many(99, ["203.0.113.1"]))
+    plan = _applied(enforcer, _many(100, ["203.0.113.1"]))
+    assert (plan["method"], plan["added"], plan["removed"]) == ("partial", 1, 0)
+    assert nft.covered() == _many(100, ["203.0.113.1"]).lines(4)
+    assert not nft.sets[nftmod.set_name("test", 4, False) + nftmod.EXEMPT]
+    enforcer._loaded = None
+    assert enforcer.plan(_many(100), count_changes=True)["removed"] == 1
+
+
+def test_partial_script_never_deletes_and_moves_the_digest():
     item = nftmod.layout(_lists("192.0.2.1"))[0]
-    script = nftmod.render_delta(TABLE, "sha256=new input=x v4=1 v6=0", [(item, ["192.0.2.9"], ["192.0.2.1"], False)])
+    script = nftmod.render_delta(TABLE, "sha256=new input=x v4=1 v6=0 held=abc", [(item, ["192.0.2.1"], ["192.0.2.9"])])
     assert script.splitlines()[1:] == [
         "flush chain inet %s state" % TABLE,
-        'add rule inet %s state return comment "quietnode-blocklist sha256=new v4=1 v6=0"' % TABLE,
-        "delete element inet %s %s { 192.0.2.9 }" % (TABLE, item.name),
+        'add rule inet %s state return comment "quietnode-blocklist sha256=new v4=1 v6=0 held=abc"' % TABLE,
+        "flush set inet %s %s" % (TABLE, item.exempt),
+        "add set inet %s %s { type ipv4_addr; elements = { 192.0.2.9 }; }" % (TABLE, item.exempt),
         "add set inet %s %s { type ipv4_addr; elements = { 192.0.2.1 }; }" % (TABLE, item.name)]
+    assert nftmod.render_delta(TABLE, "sha256=new", [(item, ["192.0.2.1"], None)]).count("flush set") == 0
 
 
-def test_many_interval_deletes_refill_the_set(fake):
+@pytest.mark.parametrize("before,after,adds,exempt", [
+    (["10.0.0.0/16"], ["10.0.0.0/17"], [], ["10.0.128.0/17"]),
+    (["10.0.0.0/17"], ["10.0.0.0/16"], ["10.0.128.0/17"], []),
+    (["10.0.0.0/24", "10.9.0.0/24"], ["10.0.0.128/25", "10.9.0.0-10.9.1.5"], ["10.9.1.0-10.9.1.5"], ["10.0.0.0/25"]),
+    (["10.0.0.0/24"], ["10.0.0.0/24", "10.5.0.0/16"], ["10.5.0.0/16"], []),
+], ids=["shrinks", "grows", "moves", "added"])
+def test_interval_set_changes_become_additions_and_exempt_ranges(before, after, adds, exempt):
+    item = nftmod.layout(_lists(*after))[-1]
+    assert nftmod.set_delta(item, before, [], item.lines)[:2] == (adds, exempt)
+
+
+def test_interval_changes_keep_coverage_exact_over_many_updates(fake):
     nft, enforcer = fake
     nets = ["10.%d.0.0/16" % (2 * i) for i in range(40)]
     _applied(enforcer, _lists(*nets))
-    new = _lists(*nets[nftmod.INTERVAL_DELETES + 1:])
-    plan = _applied(enforcer, new)
-    assert plan["method"] == "partial" and plan["removed"] == nftmod.INTERVAL_DELETES + 1
-    script = nftmod.render_delta(TABLE, "sha256=x", enforcer._changes)
-    assert "flush set" in script and "delete element" not in script
-    assert nft.elements() == sorted(new.lines(4))
+    for step, new in enumerate([nets[1:], nets[1:] + ["10.1.0.0/16"], ["10.0.0.0/15"] + nets[1:], nets[2:] + ["10.0.0.0/17"]]):
+        lists = _lists(*new)
+        plan = _applied(enforcer, lists)
+        assert plan["method"] == "partial", step
+        assert nft.covered() == lists.lines(4), step
+    assert "delete element" not in "".join(open(os.path.join(enforcer.state_dir, nftmod.NFT_FILE)).read())
 
 
 @pytest.mark.parametrize("case", ["large-diff", "new-source", "kernel-drift", "list-file-lost", "old-list-file"])
@@ -333,7 +383,7 @@ def test_full_replace_when_a_partial_update_is_not_safe(fake, case):
 def test_refused_partial_update_falls_back_to_the_full_replace(fake):
     nft, enforcer = fake
     _applied(enforcer, _many(100))
-    nft.sets[nftmod.set_name("test", 4, False)].discard("10.0.0.198")  # someone deleted an element by hand
+    del nft.sets[nftmod.set_name("test", 4, False) + nftmod.EXEMPT]  # someone deleted a set by hand
     nft.calls = []
     new = _many(99, ["203.0.113.1"])
     with open(os.path.join(enforcer.state_dir, nftmod.LIST_FILE)) as handle:
@@ -341,7 +391,7 @@ def test_refused_partial_update_falls_back_to_the_full_replace(fake):
     plan = _applied(enforcer, new)
     assert plan["method"] == "replace" and "No such file" in plan["partial_refused"]
     assert [c[0] for c in nft.calls] == ["-t", "-f", "-c", "-f"]
-    assert nft.elements() == sorted(new.lines(4))
+    assert nft.elements() == sorted(new.lines(4)) and nft.covered() == new.lines(4)
     with open(os.path.join(enforcer.state_dir, nftmod.LIST_FILE)) as handle:
         assert handle.read() != before
 
@@ -377,15 +427,26 @@ def test_real_nft_in_throwaway_netns(tmp_path):
         networks = nftmod.set_name("test", 4, True)
         rc, out, _err = run(["nft", "list", "set", "inet", TABLE, networks])
         assert rc == 0 and "192.0.2.0/24" in out and "198.51.100.7-198.51.100.9" in out
-        # A small change goes element by element, a range that grows included; the kernel ends up with exactly the new sets.
-        changed = _lists("192.0.2.0/24", "198.51.100.7-198.51.100.12", "203.0.113.6", "2001:db8::/48", *others)
+        def listed(name):
+            out = run(["nft", "list", "set", "inet", TABLE, name])[1]
+            if "elements = {" not in out:
+                return []
+            body = out[out.index("elements = {") + 12:out.index("}", out.index("elements = {"))]
+            return sorted(e.strip() for e in body.replace("\n", " ").split(","))
+
+        def ranges(lines):
+            return bl.merge([bl.parse_entry(line)[1:] for line in lines])
+        # A small change adds elements and fills exempt sets, a range that grows and one that shrinks included: what
+        # the rules match is exactly the new list, and the kernel's sets are those of the persisted list.
+        changed = _lists("192.0.2.0/25", "198.51.100.7-198.51.100.12", "203.0.113.6", "2001:db8::/48", *others)
         plan = enforcer().plan(changed)
         enforcer().apply(changed, plan)
         assert plan["method"] == "partial" and not enforcer().plan(changed)["changed"]
+        sections = nftmod.read_sections(os.path.join(str(tmp_path), nftmod.LIST_FILE))[1]
         for item in nftmod.layout(changed):
-            out = run(["nft", "list", "set", "inet", TABLE, item.name])[1]
-            listed = out[out.index("elements = {") + 12:out.index("}", out.index("elements = {"))]
-            assert sorted(e.strip() for e in listed.replace("\n", " ").split(",")) == sorted(item.lines)
+            assert bl.subtract(ranges(listed(item.name)), ranges(listed(item.exempt))) == ranges(item.lines)
+            assert (listed(item.name), listed(item.exempt)) == (sorted(sections[item.name]), sorted(sections[item.exempt]))
+        assert listed(networks + nftmod.EXEMPT) == ["192.0.2.128/25"]
         bigger = _lists("192.0.2.0/24", "203.0.113.0/24")
         enforcer().apply(bigger, enforcer().plan(bigger))
         rc, out, _err = run(["nft", "list", "set", "inet", TABLE, networks])
