@@ -294,14 +294,20 @@ def test_the_words_a_reader_sees_have_no_python_values_or_doubled_brackets():
 def test_the_undone_changes_say_who_made_them_once():
     """A busy night's changes by one daemon: who made them is said once, then every file with its steps."""
     undone = of(rr.evaluate(as_systemd_run(evidence()), OWNER), 'persistence-undone')[0]
-    words = undone['explanation']
-    assert words.count('no login session: audit login uid unset') == 1, words
-    assert words.count('running as root (uid 0)') == 1
-    for path in undone['facts']['paths']:
-        assert path in words, (path, words)
+    words = said_once_by_the_daemon(undone)
     assert ('/etc/cron.d/night-sync (created at 2026-11-30 05:36 UTC by python3.11, written or changed 2 times at '
             '05:36 UTC by python3.11, deleted at 05:39 UTC by rm)') in words
-    assert [g['who'] for g in undone['facts']['made_by']] == ['a service or daemon (no login session: audit login uid unset)']
+
+
+def said_once_by_the_daemon(finding):
+    """Its words name the daemon and its user once and every file; it has one group. Returns the words."""
+    words = finding['explanation']
+    assert words.count('no login session: audit login uid unset') == 1, words
+    assert words.count('running as root (uid 0)') == 1, words
+    for path in finding['facts']['paths']:
+        assert path in words, (path, words)
+    assert [g['who'] for g in finding['facts']['made_by']] == ['a service or daemon (no login session: audit login uid unset)']
+    return words
 
 
 def test_undone_changes_of_two_sessions_are_two_groups():
@@ -317,3 +323,29 @@ def test_undone_changes_of_two_sessions_are_two_groups():
     assert words.count('Made by ') == 2 and words.count('no login session') == 1
     assert words.index('/etc/cron.d/night-sync (created') < words.index('Made by a session opened by cron')
     assert '/etc/cron.d/night-sync (deleted at 2026-11-30 05:39 UTC by rm)' in words
+
+
+def test_the_persistence_finding_says_who_made_the_changes_once():
+    """Both keys files were written by the same daemon as root: who is said once, then each file with its keys."""
+    for drop_baseline in (False, True):
+        ev = as_systemd_run(evidence())
+        if drop_baseline:
+            ev.baseline_diff, ev.baseline = None, None
+        keys = [f for f in of(rr.evaluate(ev, OWNER), 'persistence') if f['facts']['kind'] == 'authorized_keys'][0]
+        assert sorted(keys['facts']['paths']) == ['/home/qnadmin/.ssh/authorized_keys', '/root/.ssh/authorized_keys']
+        assert 'night-root-key' in said_once_by_the_daemon(keys)
+
+
+def test_keys_changed_in_two_sessions_say_each_session_once():
+    ev = as_systemd_run(evidence())
+    # sed's removal of the admin's key as the planted cron job would make it: in a session cron opened for root
+    for event in ev.watch_events:
+        if event.get('comm') == 'sed':
+            event['auid'], event['ses'] = 0, 18
+    keys = [f for f in of(rr.evaluate(ev, OWNER), 'persistence') if f['facts']['kind'] == 'authorized_keys'][0]
+    words = keys['explanation']
+    assert words.count('Made by ') == 2 and words.count('no login session') == 1, words
+    assert words.count('a session opened by cron for root (audit session 18)') == 1, words
+    # the admin's file is in both groups; what the difference says of it comes once
+    assert words.count('/home/qnadmin/.ssh/authorized_keys') == 2 and words.count('changed (mtime)') == 1, words
+
