@@ -15,6 +15,7 @@ __metaclass__ = type
 import collections
 import re
 
+from ansible_collections.quietnode.baseline.plugins.module_utils._baseline_manifest import SURFACES
 from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_records import iso
 from ansible_collections.quietnode.baseline.plugins.module_utils._report_bundle import Ref
 from ansible_collections.quietnode.baseline.plugins.module_utils import _report_rules as rules
@@ -388,6 +389,28 @@ def _scratch(path):
     return bool(SCRATCH.search(path))
 
 
+# roles/auditd watches every ~/.ssh (not only the key files) and /etc/security/opasswd beside the account files;
+# the other watched places are the snapshot's surfaces.
+WATCHED_BEYOND_SURFACES = (('home', ('.ssh',)), ('path', ('/etc/security/opasswd',)))
+
+
+def on_surface(ev, path):
+    """Whether a path a watch event names lies in a watched place. A rename names its source as well: the
+    ~/.ansible/tmp/.../.source that Ansible (anyone's) moves into /etc/cron.d is no persistence file, the
+    destination is, and it is an item of its own. A name the collector could not make absolute is kept."""
+    if not path.startswith('/'):
+        return True
+    homes = set(r['home'].rstrip('/') for r in ev.passwd if r.get('home')) | {'/root'}
+    if path.startswith('/home/'):
+        homes.add('/'.join(path.split('/')[:3]))
+    for _surface, kind, places in SURFACES + tuple((None, k, p) for k, p in WATCHED_BEYOND_SURFACES):
+        for place in places:
+            for full in ([h + '/' + place for h in homes] if kind == 'home' else [place]):
+                if path == full or path.startswith(full + '/'):
+                    return True
+    return False
+
+
 def _undone(ev, ctx, windows, paths_in_diff):
     """Files the watches saw created, written or deleted that the diff no longer shows (undone since)."""
     by_path = collections.OrderedDict()
@@ -396,7 +419,7 @@ def _undone(ev, ctx, windows, paths_in_diff):
             continue
         for item in event.get('paths') or []:
             name = item.get('name') or ''
-            if not name or name in paths_in_diff or name.endswith('/') or _scratch(name):
+            if not name or name in paths_in_diff or name.endswith('/') or _scratch(name) or not on_surface(ev, name):
                 continue
             by_path.setdefault(name, []).append((event, item.get('action')))
     # the surfaces a reader knows (cron, units, keys) first, so the explanation names them

@@ -349,3 +349,53 @@ def test_keys_changed_in_two_sessions_say_each_session_once():
     # the admin's file is in both groups; what the difference says of it comes once
     assert words.count('/home/qnadmin/.ssh/authorized_keys') == 2 and words.count('changed (mtime)') == 1, words
 
+
+def ansible_tmp(findings):
+    return [(f['rule'], p) for f in findings for p in f['facts'].get('paths') or [] if '/.ansible/' in p] + \
+        [(f['rule'], f['explanation']) for f in findings if '/.ansible/' in f['explanation']]
+
+
+@pytest.mark.parametrize('systemd_run', [False, True], ids=['owner session', 'no login session'])
+def test_ansibles_temporary_files_are_no_persistence(systemd_run):
+    """Ansible's copy renames ~/.ansible/tmp/ansible-tmp-*/.source into /etc/cron.d: the audit record names the
+    source too, which lies on no watched surface; the destination is the item."""
+    ev = evidence()
+    assert any('/.ansible/tmp/' in i['name'] for e in ev.watch_events for i in e['paths'])
+    findings = rr.evaluate(as_systemd_run(ev) if systemd_run else ev, OWNER)
+    assert ansible_tmp(findings) == []
+    rule = 'persistence-undone' if systemd_run else 'persistence-owner'
+    named = [p for f in of(findings, rule) for p in f['facts']['paths']]
+    assert '/etc/cron.d/night-sync' in named and '/etc/systemd/system/night-beacon.timer' in named
+
+
+def test_a_start_up_file_in_the_same_home_is_still_persistence():
+    """The same copy into ~/.bashrc and a file under the watched ~/.ssh are items; the .source beside them is not."""
+    ev = as_systemd_run(evidence())
+    rename = [e for e in ev.watch_events if e['syscall'] == 'rename' and '/.ansible/tmp/' in e['paths'][0]['name']][0]
+    for target in ('/home/qnadmin/.bashrc', '/home/qnadmin/.ssh/rc'):
+        event = copy.deepcopy(rename)
+        event['paths'][1]['name'] = target
+        ev.watch_events.append(event)
+    findings = rr.evaluate(ev, OWNER)
+    undone = of(findings, 'persistence-undone')[0]
+    assert '/home/qnadmin/.bashrc' in undone['facts']['paths'] and '/home/qnadmin/.ssh/rc' in undone['facts']['paths']
+    assert '/home/qnadmin/.bashrc (created at' in undone['explanation']
+    assert ansible_tmp(findings) == []
+
+
+@pytest.mark.parametrize('path, watched', [
+    ('/home/qnadmin/.ansible/tmp/ansible-tmp-1796016960.541552-27929-223363859015709/.source', False),
+    ('/root/.ansible/tmp/ansible-tmp-1/AnsiballZ_copy.py', False),
+    ('/home/qnadmin/.ansible/tmp/ansible-tmp-1/.bashrc', False),
+    ('/tmp/x', False),
+    ('/home/qnadmin/.bashrc', True),
+    ('/root/.ssh/authorized_keys', True),
+    ('/home/qnadmin/.ssh/rc', True),
+    ('/home/someone/.config/systemd/user/a.service', True),
+    ('/etc/cron.d/night-sync', True),
+    ('/etc/security/opasswd', True),
+    ('/etc/cron.dx', False),
+    ('authorized_keys', True),
+])
+def test_the_watched_places(path, watched):
+    assert rp.on_surface(evidence(), path) is watched
