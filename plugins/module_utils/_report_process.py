@@ -470,6 +470,7 @@ def _made_by(ev, ctx, windows, group):
     """The changes grouped by who made them (session and user), each path once per group with its steps in order,
     so a busy night says "a service or daemon" once rather than once per change."""
     groups = collections.OrderedDict()
+    last = {}
     for path, events in group:
         for event, action in events:
             uid = event.get('uid')
@@ -477,10 +478,15 @@ def _made_by(ev, ctx, windows, group):
                    'root (uid 0)' if uid in (0, '0') else '%s (uid %s)' % (rules.user_name(ev, uid), uid))
             steps = groups.setdefault(who, collections.OrderedDict()).setdefault(path, [])
             what, by = action or event.get('syscall') or 'changed', event.get('comm') or event.get('exe') or '?'
-            if steps and steps[-1]['action'] == what and steps[-1]['by'] == by:
+            if (what == 'created' and steps and steps[-1]['action'] == 'deleted' and steps[-1]['count'] == 1
+                    and last.get(path) is event):
+                # one rename over the file (sed -i, useradd, an atomic copy): its records say deleted, then created
+                steps[-1]['action'] = 'replaced'
+            elif steps and steps[-1]['action'] == what and steps[-1]['by'] == by:
                 steps[-1]['count'] += 1
             else:
                 steps.append({'action': what, 'by': by, 'time': rules.iso(int(event['epoch'])), 'count': 1})
+            last[path] = event
     return [{'who': who, 'as': user, 'paths': [{'path': p, 'steps': s} for p, s in paths.items()]}
             for (who, user), paths in groups.items()]
 

@@ -348,6 +348,8 @@ def test_keys_changed_in_two_sessions_say_each_session_once():
     assert words.count('a session opened by cron for root (audit session 18)') == 1, words
     # the admin's file is in both groups; what the difference says of it comes once
     assert words.count('/home/qnadmin/.ssh/authorized_keys') == 2 and words.count('changed (mtime)') == 1, words
+    # sed -i renames its copy over the file: one step, not "deleted" then "created"
+    assert '/home/qnadmin/.ssh/authorized_keys (replaced at 2026-11-30 05:39 UTC by sed)' in words, words
 
 
 def ansible_tmp(findings):
