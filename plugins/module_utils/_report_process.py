@@ -15,6 +15,7 @@ __metaclass__ = type
 import collections
 import re
 
+from ansible_collections.quietnode.baseline.plugins.module_utils._baseline_manifest import SURFACES
 from ansible_collections.quietnode.baseline.plugins.module_utils._evidence_records import iso
 from ansible_collections.quietnode.baseline.plugins.module_utils._report_bundle import Ref
 from ansible_collections.quietnode.baseline.plugins.module_utils import _report_rules as rules
@@ -305,7 +306,7 @@ def r_baseline(ev, ctx):
                     # The audit watches name who wrote the file: identity decides, not the time.
                     who = [attribute(ev, ctx, windows, e) for e in events]
                     item = dict(item, attribution='; '.join(sorted(set(h for _o, h in who))))
-                    entry = (epoch, '%s; made by %s' % (entry[1], item['attribution']), ref, item)
+                    entry = (epoch, entry[1], ref, item)
                     (routine if all(o for o, _h in who) else by_kind)[surface].append(entry)
                 elif item['path'].startswith(PACKAGE_PATHS) and (packages or surface == 'suid' and action == 'changed'):
                     routine[surface].append(entry)
@@ -316,13 +317,14 @@ def r_baseline(ev, ctx):
                     by_kind[surface].append(entry)
     for surface, entries in sorted(by_kind.items()):
         times = [e[0] for e in entries if e[0]]
+        made_by, words = made_by_text(ev, ctx, windows, [(e[3]['path'], e[1], touched.get(e[3]['path'])) for e in entries])
         out.append(rules._finding('persistence', 'high', min(times) if times else None, max(times) if times else None,
                                   [e[2] for e in entries[:10]],
                                   facts={'kind': surface, 'source': 'baseline/diff.json',
                                          'snapshot': (diff or {}).get('snapshot'),
-                                         'paths': [e[3]['path'] for e in entries],
+                                         'paths': [e[3]['path'] for e in entries], 'made_by': made_by,
                                          'items': [dict(e[3], what=e[1]) for e in entries[:50]]},
-                                  kind=KINDS.get(surface, surface), what='; '.join(e[1] for e in entries[:5])))
+                                  kind=KINDS.get(surface, surface), what=words))
     for surface, entries in sorted(routine.items()):
         times = [e[0] for e in entries if e[0]]
         by_time = [e[3]['path'] for e in entries if (e[3].get('attribution') or '').startswith('by time only')]
@@ -387,6 +389,28 @@ def _scratch(path):
     return bool(SCRATCH.search(path))
 
 
+# roles/auditd watches every ~/.ssh (not only the key files) and /etc/security/opasswd beside the account files;
+# the other watched places are the snapshot's surfaces.
+WATCHED_BEYOND_SURFACES = (('home', ('.ssh',)), ('path', ('/etc/security/opasswd',)))
+
+
+def on_surface(ev, path):
+    """Whether a path a watch event names lies in a watched place. A rename names its source as well: the
+    ~/.ansible/tmp/.../.source that Ansible (anyone's) moves into /etc/cron.d is no persistence file, the
+    destination is, and it is an item of its own. A name the collector could not make absolute is kept."""
+    if not path.startswith('/'):
+        return True
+    homes = set(r['home'].rstrip('/') for r in ev.passwd if r.get('home')) | {'/root'}
+    if path.startswith('/home/'):
+        homes.add('/'.join(path.split('/')[:3]))
+    for _surface, kind, places in SURFACES + tuple((None, k, p) for k, p in WATCHED_BEYOND_SURFACES):
+        for place in places:
+            for full in ([h + '/' + place for h in homes] if kind == 'home' else [place]):
+                if path == full or path.startswith(full + '/'):
+                    return True
+    return False
+
+
 def _undone(ev, ctx, windows, paths_in_diff):
     """Files the watches saw created, written or deleted that the diff no longer shows (undone since)."""
     by_path = collections.OrderedDict()
@@ -395,7 +419,7 @@ def _undone(ev, ctx, windows, paths_in_diff):
             continue
         for item in event.get('paths') or []:
             name = item.get('name') or ''
-            if not name or name in paths_in_diff or name.endswith('/') or _scratch(name):
+            if not name or name in paths_in_diff or name.endswith('/') or _scratch(name) or not on_surface(ev, name):
                 continue
             by_path.setdefault(name, []).append((event, item.get('action')))
     # the surfaces a reader knows (cron, units, keys) first, so the explanation names them
@@ -446,6 +470,7 @@ def _made_by(ev, ctx, windows, group):
     """The changes grouped by who made them (session and user), each path once per group with its steps in order,
     so a busy night says "a service or daemon" once rather than once per change."""
     groups = collections.OrderedDict()
+    last = {}
     for path, events in group:
         for event, action in events:
             uid = event.get('uid')
@@ -453,15 +478,42 @@ def _made_by(ev, ctx, windows, group):
                    'root (uid 0)' if uid in (0, '0') else '%s (uid %s)' % (rules.user_name(ev, uid), uid))
             steps = groups.setdefault(who, collections.OrderedDict()).setdefault(path, [])
             what, by = action or event.get('syscall') or 'changed', event.get('comm') or event.get('exe') or '?'
-            if steps and steps[-1]['action'] == what and steps[-1]['by'] == by:
+            if (what == 'created' and steps and steps[-1]['action'] == 'deleted' and steps[-1]['count'] == 1
+                    and last.get(path) is event):
+                # one rename over the file (sed -i, useradd, an atomic copy): its records say deleted, then created
+                steps[-1]['action'] = 'replaced'
+            elif steps and steps[-1]['action'] == what and steps[-1]['by'] == by:
                 steps[-1]['count'] += 1
             else:
                 steps.append({'action': what, 'by': by, 'time': rules.iso(int(event['epoch'])), 'count': 1})
+            last[path] = event
     return [{'who': who, 'as': user, 'paths': [{'path': p, 'steps': s} for p, s in paths.items()]}
             for (who, user), paths in groups.items()]
 
 
-def _made_by_words(group):
+def _with_actions(path, events):
+    """(event, action) for each PATH record of path in the watch events (a rename over it: deleted, then created)."""
+    return [(e, i.get('action')) for e in events for i in e.get('paths') or [] if i.get('name') == path]
+
+
+def made_by_text(ev, ctx, windows, items):
+    """(made_by, words) for changed files: who made them once per session and user, then each file's words
+    and steps. items: [(path, words, watch events that named it)]; a file no audit record names comes first."""
+    plain = [w for _p, w, events in items if not events]
+    made_by = _made_by(ev, ctx, windows, [(p, _with_actions(p, events)) for p, _w, events in items if events])
+    # what is said of a file after its name follows its steps: "path (steps) changed, lines added: key"
+    words = dict((p, w[len(p):] if w.startswith(p) else ' ' + w) for p, w, events in items if events)
+    parts = ['No audit record says who changed %s%s.' % (
+        '; '.join(plain[:UNDONE_NAMED]), ' and %d more file(s)' % (len(plain) - UNDONE_NAMED) if len(plain) > UNDONE_NAMED else '')
+    ] if plain else []
+    parts += [_made_by_words(m, words) for m in made_by]
+    count = len(items)
+    return made_by, '%d file%s. %s' % (count, '' if count == 1 else 's', ' '.join(parts)[:-1])
+
+
+def _made_by_words(group, words=None):
+    """One actor's sentence. words: path -> what the difference says of it after its name, said the first time
+    the path comes up (popped), so a file two sessions touched is described once."""
     day = None
     items = []
     for item in group['paths'][:UNDONE_NAMED]:
@@ -472,7 +524,7 @@ def _made_by_words(group):
             day = step['time'][:10]
             steps.append('%s%s at %s by %s' % (step['action'], ' %d times' % step['count'] if step['count'] > 1 else '',
                                                stamp, step['by']))
-        items.append('%s (%s)' % (item['path'], ', '.join(steps)))
+        items.append('%s (%s)%s' % (item['path'], ', '.join(steps), (words or {}).pop(item['path'], '')))
     more = len(group['paths']) - UNDONE_NAMED
     return 'Made by %s, running as %s: %s%s.' % (group['who'], group['as'], '; '.join(items),
                                                  ' and %d more file(s)' % more if more > 0 else '')

@@ -874,20 +874,22 @@ def r_persistence(ev, ctx):
     for kind, rows in sorted(by_kind.items()):
         refs = [r['ref'] for r in rows[:10]]
         what = []
-        for r in rows[:6]:
-            detail = '%s (modified %s%s)' % (r['path'], when_iso(r.get('mtime')),
-                                             (' by %s' % r['attribution']) if r.get('attribution') else '')
+        for r in rows:
+            # with audit records the steps say when; without, the modification time does
+            detail = r['path'] if r.get('attribution') else '%s (modified %s)' % (r['path'], when_iso(r.get('mtime')))
             if kind == 'authorized_keys':
                 text = ev.keys.get('files' + r['path'], '')
                 comments = [line.split()[-1] for line in text.splitlines() if line.strip() and not line.startswith('#')]
                 if comments:
                     detail += ' now holding keys: %s' % ', '.join(comments[-5:])
                 refs.append({'member': 'files' + r['path'], 'line': len(text.splitlines()), 'excerpt': text.splitlines()[-1] if text else ''})
-            what.append(detail)
+            what.append((r['path'], detail, touched.get(r['path']) if r.get('attribution') else None))
         times = [r['mtime'][:19] + 'Z' for r in rows if r.get('mtime')]
+        made_by, words = process.made_by_text(ev, ctx, windows, what)
         out.append(_finding('persistence', 'high' if base else 'medium', None, None, refs,
-                            facts={'kind': kind, 'paths': [r['path'] for r in rows], 'baseline_compared': bool(base)},
-                            kind=kind, what='; '.join(what)))
+                            facts={'kind': kind, 'paths': [r['path'] for r in rows], 'baseline_compared': bool(base),
+                                   'made_by': made_by},
+                            kind=kind, what=words))
         out[-1]['time_range'] = {'start': min(times) if times else None, 'end': max(times) if times else None}
     for kind, rows in sorted(by_owner.items()):
         times = [iso_epoch(r['mtime']) for r in rows]

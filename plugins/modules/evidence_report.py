@@ -35,7 +35,8 @@ description:
   - "Findings built from the recorders' members say so in C(facts.source): C(atop/processes.jsonl) or C(atop) for
     C(cpu-top) (C(facts.top), each with C(user), C(command), C(command_line), C(cpu_s), C(running_s), C(runs),
     C(label)), C(exec-disguised) and C(cpu-service-account); C(baseline/diff.json) for C(persistence)
-    (C(facts.kind) is the surface, C(facts.items) the difference's items) and C(persistence-owner);
+    (C(facts.kind) is the surface, C(facts.items) the difference's items, C(facts.made_by) who changed them, grouped
+    as for C(persistence-undone)) and C(persistence-owner);
     C(baseline/watch_events.jsonl) for C(persistence-undone) (C(facts.items), each a C(path) with its C(events);
     C(facts.made_by), the same changes grouped by C(who) made them and the user they ran C(as), with their C(paths))."
   - "C(exec-temp) is one finding per program started from a temporary directory, memory or a deleted file, and per

@@ -294,14 +294,20 @@ def test_the_words_a_reader_sees_have_no_python_values_or_doubled_brackets():
 def test_the_undone_changes_say_who_made_them_once():
     """A busy night's changes by one daemon: who made them is said once, then every file with its steps."""
     undone = of(rr.evaluate(as_systemd_run(evidence()), OWNER), 'persistence-undone')[0]
-    words = undone['explanation']
-    assert words.count('no login session: audit login uid unset') == 1, words
-    assert words.count('running as root (uid 0)') == 1
-    for path in undone['facts']['paths']:
-        assert path in words, (path, words)
+    words = said_once_by_the_daemon(undone)
     assert ('/etc/cron.d/night-sync (created at 2026-11-30 05:36 UTC by python3.11, written or changed 2 times at '
             '05:36 UTC by python3.11, deleted at 05:39 UTC by rm)') in words
-    assert [g['who'] for g in undone['facts']['made_by']] == ['a service or daemon (no login session: audit login uid unset)']
+
+
+def said_once_by_the_daemon(finding):
+    """Its words name the daemon and its user once and every file; it has one group. Returns the words."""
+    words = finding['explanation']
+    assert words.count('no login session: audit login uid unset') == 1, words
+    assert words.count('running as root (uid 0)') == 1, words
+    for path in finding['facts']['paths']:
+        assert path in words, (path, words)
+    assert [g['who'] for g in finding['facts']['made_by']] == ['a service or daemon (no login session: audit login uid unset)']
+    return words
 
 
 def test_undone_changes_of_two_sessions_are_two_groups():
@@ -317,3 +323,81 @@ def test_undone_changes_of_two_sessions_are_two_groups():
     assert words.count('Made by ') == 2 and words.count('no login session') == 1
     assert words.index('/etc/cron.d/night-sync (created') < words.index('Made by a session opened by cron')
     assert '/etc/cron.d/night-sync (deleted at 2026-11-30 05:39 UTC by rm)' in words
+
+
+def test_the_persistence_finding_says_who_made_the_changes_once():
+    """Both keys files were written by the same daemon as root: who is said once, then each file with its keys."""
+    for drop_baseline in (False, True):
+        ev = as_systemd_run(evidence())
+        if drop_baseline:
+            ev.baseline_diff, ev.baseline = None, None
+        keys = [f for f in of(rr.evaluate(ev, OWNER), 'persistence') if f['facts']['kind'] == 'authorized_keys'][0]
+        assert sorted(keys['facts']['paths']) == ['/home/qnadmin/.ssh/authorized_keys', '/root/.ssh/authorized_keys']
+        assert 'night-root-key' in said_once_by_the_daemon(keys)
+
+
+def test_keys_changed_in_two_sessions_say_each_session_once():
+    ev = as_systemd_run(evidence())
+    # sed's removal of the admin's key as the planted cron job would make it: in a session cron opened for root
+    for event in ev.watch_events:
+        if event.get('comm') == 'sed':
+            event['auid'], event['ses'] = 0, 18
+    keys = [f for f in of(rr.evaluate(ev, OWNER), 'persistence') if f['facts']['kind'] == 'authorized_keys'][0]
+    words = keys['explanation']
+    assert words.count('Made by ') == 2 and words.count('no login session') == 1, words
+    assert words.count('a session opened by cron for root (audit session 18)') == 1, words
+    # the admin's file is in both groups; what the difference says of it comes once
+    assert words.count('/home/qnadmin/.ssh/authorized_keys') == 2 and words.count('changed (mtime)') == 1, words
+    # sed -i renames its copy over the file: one step, not "deleted" then "created"
+    assert '/home/qnadmin/.ssh/authorized_keys (replaced at 2026-11-30 05:39 UTC by sed)' in words, words
+
+
+def ansible_tmp(findings):
+    return [(f['rule'], p) for f in findings for p in f['facts'].get('paths') or [] if '/.ansible/' in p] + \
+        [(f['rule'], f['explanation']) for f in findings if '/.ansible/' in f['explanation']]
+
+
+@pytest.mark.parametrize('systemd_run', [False, True], ids=['owner session', 'no login session'])
+def test_ansibles_temporary_files_are_no_persistence(systemd_run):
+    """Ansible's copy renames ~/.ansible/tmp/ansible-tmp-*/.source into /etc/cron.d: the audit record names the
+    source too, which lies on no watched surface; the destination is the item."""
+    ev = evidence()
+    assert any('/.ansible/tmp/' in i['name'] for e in ev.watch_events for i in e['paths'])
+    findings = rr.evaluate(as_systemd_run(ev) if systemd_run else ev, OWNER)
+    assert ansible_tmp(findings) == []
+    rule = 'persistence-undone' if systemd_run else 'persistence-owner'
+    named = [p for f in of(findings, rule) for p in f['facts']['paths']]
+    assert '/etc/cron.d/night-sync' in named and '/etc/systemd/system/night-beacon.timer' in named
+
+
+def test_a_start_up_file_in_the_same_home_is_still_persistence():
+    """The same copy into ~/.bashrc and a file under the watched ~/.ssh are items; the .source beside them is not."""
+    ev = as_systemd_run(evidence())
+    rename = [e for e in ev.watch_events if e['syscall'] == 'rename' and '/.ansible/tmp/' in e['paths'][0]['name']][0]
+    for target in ('/home/qnadmin/.bashrc', '/home/qnadmin/.ssh/rc'):
+        event = copy.deepcopy(rename)
+        event['paths'][1]['name'] = target
+        ev.watch_events.append(event)
+    findings = rr.evaluate(ev, OWNER)
+    undone = of(findings, 'persistence-undone')[0]
+    assert '/home/qnadmin/.bashrc' in undone['facts']['paths'] and '/home/qnadmin/.ssh/rc' in undone['facts']['paths']
+    assert '/home/qnadmin/.bashrc (created at' in undone['explanation']
+    assert ansible_tmp(findings) == []
+
+
+@pytest.mark.parametrize('path, watched', [
+    ('/home/qnadmin/.ansible/tmp/ansible-tmp-1796016960.541552-27929-223363859015709/.source', False),
+    ('/root/.ansible/tmp/ansible-tmp-1/AnsiballZ_copy.py', False),
+    ('/home/qnadmin/.ansible/tmp/ansible-tmp-1/.bashrc', False),
+    ('/tmp/x', False),
+    ('/home/qnadmin/.bashrc', True),
+    ('/root/.ssh/authorized_keys', True),
+    ('/home/qnadmin/.ssh/rc', True),
+    ('/home/someone/.config/systemd/user/a.service', True),
+    ('/etc/cron.d/night-sync', True),
+    ('/etc/security/opasswd', True),
+    ('/etc/cron.dx', False),
+    ('authorized_keys', True),
+])
+def test_the_watched_places(path, watched):
+    assert rp.on_surface(evidence(), path) is watched
