@@ -15,8 +15,8 @@ export ANSIBLE_CONFIG="$PWD/ansible.cfg"
 # Per-task and per-role times in every log (both sides pay the same for them).
 export ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks,ansible.posix.profile_roles
 image="${QN_BENCH_IMAGE:-quietnode/debian12:latest}"
-ours=quietnode-bench
-devsec=qn-devsec-bench
+ours="${QN_BENCH_NAME:-quietnode-bench}"
+devsec="${QN_DEVSEC_NAME:-qn-devsec-bench}"
 port="${QN_BENCH_PORT:-2223}"
 devsec_port="${QN_DEVSEC_PORT:-2224}"
 devsec_src="${QN_DEVSEC_SRC-/work/.mirror/dev-sec+ansible-collection-hardening/repo}"
