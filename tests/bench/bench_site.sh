@@ -29,7 +29,9 @@ admin=qnadmin
 
 # devsec's role defaults stand except what a container cannot do (inventory lines, printed with
 # the table); devsec skips its sysctl writes by itself when it sees docker.
-devsec_toggles=()
+devsec_toggles=(
+  "os_auditd_enabled: false  # the kernel refuses auditd in a container (devsec's own container tests set it too)"
+)
 
 cleanup() {
   [ "${QN_BENCH_KEEP:-0}" = 1 ] && return
