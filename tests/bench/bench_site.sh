@@ -133,7 +133,7 @@ done
 load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 row() { # label, then a value for ours and one for devsec
-  if (( have_devsec )); then printf '%-22s %12s %12s\n' "$1" "$2" "$3"; else printf '%-22s %12s\n' "$1" "$2"; fi
+  if (( have_devsec )); then printf '%-22s %18s %18s\n' "$1" "$2" "$3"; else printf '%-22s %18s\n' "$1" "$2"; fi
 }
 series() { local who="$1" out="" r; for r in $(seq 1 "$rounds"); do out+="${out:+ }$(sec "${ms[$who.re-apply-$r]}")"; done; echo "$out"; }
 worst_changed() { local who="$1" n=0 r; for r in $(seq 1 "$rounds"); do (( changed[$who.re-apply-$r] > n )) && n=${changed[$who.re-apply-$r]}; done; echo "$n"; }
