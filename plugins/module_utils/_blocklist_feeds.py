@@ -42,6 +42,7 @@ STATE_FILE = "refresh-state.json"
 STATIC_FILE = "static.list"
 FEED_DIR = "feeds"
 STATIC_NAME = "controller-normalised list"
+BOM = b"\xef\xbb\xbf"
 # The options a refresh needs to rebuild exactly what the module loaded.
 CONFIG_KEYS = ("table", "state_dir", "validate", "allowlist", "cache_dir", "refresh_max_shrink",
                "refresh_max_growth", "refresh_timeout") + NORMALISE_OPTIONS
@@ -124,7 +125,7 @@ def merged_path(path):
 
 def _merge_key(feed, params):
     # Everything a feed's entries depend on besides its bytes: a record made under other options is not used.
-    return repr((FORMAT_VERSION, sys.version_info[:2], feed.get("format") or "auto", bool(feed.get("wide")),
+    return repr((FORMAT_VERSION, "byte-lines", sys.version_info[:2], feed.get("format") or "auto", bool(feed.get("wide")),
                  params["reject_host_bits"], params["min_prefix_v4"], params["min_prefix_v6"], params["allow_wide"]))
 
 
@@ -149,62 +150,94 @@ def read_merged(path, feed, params, data):
     return None
 
 
+def byte_lines(data):
+    """Lines of raw data as bytes, split only at CR and LF (decode_lines splits at a few more), no byte order mark.
+    A refresh diffs two copies of a feed on these, so it need not decode either copy whole."""
+    return (data[len(BOM):] if data.startswith(BOM) else data).splitlines()
+
+
+def text_lines(lines):
+    """Byte lines decoded into the lines decode_lines gives for them (CR/LF are ASCII, so line by line is the same)."""
+    return [text for line in lines for text in line.decode("utf-8", "replace").splitlines()]
+
+
 def _plain_lines(feed, lines):
-    """The distinct lines of a plain-format feed (where a line is at most one entry), else None."""
+    """The distinct byte lines of a plain-format feed (where a line is at most one entry), else None."""
     fmt = feed.get("format") or "auto"
-    if fmt not in PLAIN and (fmt != "auto" or detect(lines) not in PLAIN):
+    # detect() stops after a few lines: decode them lazily.
+    if fmt not in PLAIN and (fmt != "auto" or detect(text for line in lines for text in text_lines((line,))) not in PLAIN):
         return None
     return set(lines)
 
 
-def _repeated(lines, distinct):
-    """{line: count} of the lines that appear more than once."""
-    if len(distinct) == len(lines):
+def _repeated(lines, distinct, candidates=None):
+    """{line: count} of the lines that appear more than once. With candidates (lines that may repeat), only those
+    are counted when their repeats add up to every repeat in lines; otherwise all lines are."""
+    extra = len(lines) - len(distinct)
+    if not extra:
         return {}
+    if candidates is not None:
+        found = dict((line, count) for line, count in collections.Counter(filter(candidates.__contains__, lines)).items()
+                     if count > 1)
+        if sum(found.values()) - len(found) == extra:
+            return found
     return dict((line, count) for line, count in collections.Counter(lines).items() if count > 1)
 
 
-def _changed_lines(old_counts, before, new_counts, now):
-    """(lines that went, lines that came), each as often as its count changed; *_counts are _repeated()."""
-    gone = [line for line in before - now for _i in range(old_counts.get(line, 1))]
-    came = [line for line in now - before for _i in range(new_counts.get(line, 1))]
+def _changed_lines(old_counts, went, new_counts, came, before, now):
+    """(lines that went, lines that came), each as often as its count changed; *_counts are _repeated(),
+    went and came the distinct lines only one copy has."""
+    gone = [line for line in went for _i in range(old_counts.get(line, 1))]
+    new = [line for line in came for _i in range(new_counts.get(line, 1))]
     for line in set(old_counts) | set(new_counts):
         if line in before and line in now:
             change = new_counts.get(line, 1) - old_counts.get(line, 1)
-            (came if change > 0 else gone).extend([line] * abs(change))
-    return sorted(gone), sorted(came)
+            (new if change > 0 else gone).extend([line] * abs(change))
+    return sorted(gone), sorted(new)
+
+
+def _patch(feed, params, old, old_merged, new_lines, now):
+    """The new copy as old_merged patched with the lines that went and came, or None when it cannot be (the old
+    copy is not plain, its record does not hold what it says, or a changed line is bad: the whole parse names it)."""
+    old_lines = byte_lines(old)
+    before = _plain_lines(feed, old_lines)
+    if before is None:
+        return None
+    old_repeated = old_merged.repeated if old_merged.repeated is not None else _repeated(old_lines, before)
+    went, came = before - now, now - before
+    repeated = _repeated(new_lines, now, came.union(old_repeated))
+    went, came = _changed_lines(old_repeated, went, repeated, came, before, now)
+    keys = {"gone": {V4: [], V6: []}, "came": {V4: [], V6: []}}
+    problems = []
+    limits = {V4: 1, V6: 1} if feed.get("wide") else {V4: params["min_prefix_v4"], V6: params["min_prefix_v6"]}
+    parse_lines(text_lines(came), feed["name"], keys["came"], params["reject_host_bits"], limits, params["allow_wide"],
+                problems, "plain")
+    if not problems:
+        parse_lines(text_lines(went), feed["name"], keys["gone"], False, None, True, problems, "plain")
+    if problems:
+        return None
+    try:
+        merged = old_merged.patch(keys["gone"], keys["came"])
+    except ValueError:
+        return None
+    merged.repeated = repeated
+    return merged
 
 
 def merge_feed(feed, params, old, old_merged, new):
     """The new copy of a feed as Merged: patched from the old copy's record when both are plain text (only the
     lines that went and came are parsed), else parsed whole (and merged, for a plain one). Raises BlocklistError."""
-    new_lines = decode_lines(new)
+    new_lines = byte_lines(new)
     now = _plain_lines(feed, new_lines)
-    repeated = _repeated(new_lines, now) if now is not None else None
     if old_merged is not None and now is not None:
-        old_lines = decode_lines(old)
-        before = _plain_lines(feed, old_lines)
-        if before is not None:
-            old_repeated = old_merged.repeated if old_merged.repeated is not None else _repeated(old_lines, before)
-            went, came = _changed_lines(old_repeated, before, repeated, now)
-            keys = {"gone": {V4: [], V6: []}, "came": {V4: [], V6: []}}
-            problems = []
-            limits = {V4: 1, V6: 1} if feed.get("wide") else {V4: params["min_prefix_v4"], V6: params["min_prefix_v6"]}
-            parse_lines(came, feed["name"], keys["came"], params["reject_host_bits"], limits, params["allow_wide"], problems, "plain")
-            if not problems:
-                parse_lines(went, feed["name"], keys["gone"], False, None, True, problems, "plain")
-                try:
-                    if not problems:
-                        merged = old_merged.patch(keys["gone"], keys["came"])
-                        merged.repeated = repeated
-                        return merged
-                except ValueError:
-                    pass  # the record does not hold what the old copy says: parse the whole feed
+        merged = _patch(feed, params, old, old_merged, new_lines, now)
+        if merged is not None:
+            return merged
     entries = parse_feed(feed, new, params)
     if now is None:
         return entries
     merged = Merged.build(entries.keys)
-    merged.repeated = repeated
+    merged.repeated = _repeated(new_lines, now)
     return merged
 
 

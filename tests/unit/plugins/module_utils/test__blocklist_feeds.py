@@ -245,3 +245,36 @@ def test_main_writes_state_and_one_journal_line(tmp_path, capsys, monkeypatch):
     assert out.count("\n") == 1 and out.startswith("quietnode-blocklist refresh: outcome=ok applied=yes")
     with open(os.path.join(config["cache_dir"], feeds.STATE_FILE)) as handle:
         assert json.load(handle)["sources"]["offenders"]["outcome"] == "updated"
+
+
+def _random_feed(rnd, pool):
+    # Lines drawn with repeats from a small pool, so counts change between copies; odd line ends and comments too.
+    lines = [rnd.choice(pool) for _i in range(rnd.randrange(1, 60))]
+    body = "".join(line + rnd.choice(("\n", "\n", "\r\n", "\r")) for line in lines).encode("utf-8")
+    return (b"\xef\xbb\xbf" if rnd.random() < 0.2 else b"") + body
+
+
+POOL = ["192.0.2.%d" % i for i in range(12)] + ["198.51.100.0/30", "198.51.100.8/29", "2001:db8::/48", "2001:db8::1",
+                                                "# note", "", "  ", "203.0.113.5 ; spamhaus", "203.0.113.6\x0c203.0.113.7",
+                                                "192.0.2.200 # \u00e9t\u00e9", "\u2028203.0.113.9"]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_patched_random_feed_equals_a_whole_parse(tmp_path, seed):
+    rnd = __import__("random").Random(seed)
+    config = _config(tmp_path)
+    feed = config["feeds"][0]
+    old = _random_feed(rnd, POOL)
+    merged = feeds.merge_feed(feed, config, None, None, old)
+    for _step in range(6):
+        if rnd.random() < 0.5:
+            new = _random_feed(rnd, POOL)
+        else:
+            # A line both copies hold, once more: its count changes without it showing in either set difference.
+            new = old + rnd.choice([line for line in feeds.byte_lines(old) if line] or [b"192.0.2.1"]) + b"\n"
+        patched = feeds.merge_feed(feed, config, old, merged, new)
+        whole = feeds.merge_feed(feed, config, None, None, new)
+        assert (patched.keys, patched.ranges, patched.texts) == (whole.keys, whole.ranges, whole.texts)
+        assert patched.repeated == whole.repeated
+        assert whole.keys == dict((fam, sorted(keys)) for fam, keys in feeds.parse_feed(feed, new, config).keys.items())
+        old, merged = new, patched
