@@ -741,9 +741,14 @@ def destination(conn):
     return '%s:%s' % ('[%s]' % dst if ':' in dst else dst, conn.get('dport'))
 
 
-def unit_who(ev, unit):
+def unit_who(ev, unit, conns=()):
+    """The unit and its user; when its stop record has no user, the uids the connection log shows meanwhile."""
     uid = unit.get('uid')
     if uid is None:
+        seen = collections.Counter(c.get('uid') for c in conns if c.get('uid') is not None)
+        if seen:
+            return '%s (its stop record names no user; the connection log shows %s connecting meanwhile)' % (
+                unit['unit'], ' and '.join(describe_user(ev, u) for u, _n in seen.most_common(3)))
         return '%s (user unknown)' % unit['unit']
     return 'uid %s (%s, %s)' % (uid, unit.get('user') or user_name(ev, uid), unit['unit'])
 
@@ -761,7 +766,7 @@ def r_net_units(ev, ctx):
         benign = BENIGN_UNITS.get(unit['unit'])
         owner = bool(conns) and all(ctx.allowed(c.get('dst')) for c in conns)
         t0 = min([c['t'] for c in conns] + ([unit['t_start']] if unit.get('t_start') else [])) if conns or unit.get('t_start') else unit['t']
-        who = unit_who(ev, unit)
+        who = unit_who(ev, unit, conns)
         why = 'systemd counted its bytes when it stopped (IP accounting).'
         if not conns:
             why += ' No connection of its user is in the connection log for that time, so the destination is unknown.'
@@ -786,9 +791,10 @@ def spike_attribution(ev, start, end):
     conns = [c for c in ev.connections if start - 120 <= c['t'] < end and c.get('dport') != 53]
     lines = []
     for u in sorted(units, key=lambda u: -u['egress_bytes'])[:3]:
-        dests = collections.Counter(destination(c) for c in unit_connections(ev, u))
+        sent = unit_connections(ev, u)
+        dests = collections.Counter(destination(c) for c in sent)
         to = (' to ' + ', '.join(d for d, _n in dests.most_common(3))) if dests else ''
-        lines.append('%s sent %.1f MB%s' % (unit_who(ev, u), u['egress_bytes'] / 1e6, to))
+        lines.append('%s sent %.1f MB%s' % (unit_who(ev, u, sent), u['egress_bytes'] / 1e6, to))
     by = collections.Counter((c.get('uid'), destination(c)) for c in conns)
     if by:
         lines.append('New outbound connections then (connection log): %s' % ', '.join(

@@ -49,6 +49,18 @@ def test_unit_that_sent_the_data_is_named_with_user_destination_and_bytes():
     assert ('network/unit_ip.jsonl', 2) in members and ('network/connections.jsonl', 3) in members
 
 
+def test_a_unit_whose_stop_record_names_no_user_is_told_by_the_connection_log(tmp_path):
+    # The incident VM's systemd-run upload: the stop record carried no uid, the connection log did.
+    anon = change_member(tmp_path, 'network/unit_ip.jsonl',
+                         lambda d: d.replace(b'"uid": 33, "unit": "qn-x.service", "user": "www-data"',
+                                             b'"uid": null, "unit": "qn-x.service", "user": null'))
+    f = by_rule(evaluate(anon)[1], 'net-out-unit')[0]
+    assert f['facts']['uid'] is None and 'user unknown' not in f['explanation']
+    # nobody's connection to the same port began a second earlier, so both users are named, not guessed between.
+    assert ('qn-x.service (its stop record names no user; the connection log shows uid 65534 (nobody) and uid 33 '
+            '(www-data) connecting meanwhile)') in f['explanation']
+
+
 def test_a_benign_or_small_unit_is_not_flagged(tmp_path):
     renamed = change_member(tmp_path, 'network/unit_ip.jsonl', lambda d: d.replace(b'qn-x.service', b'apt-daily.service'))
     f = by_rule(evaluate(renamed)[1], 'net-out-unit')[0]
