@@ -443,7 +443,9 @@ def _sample(stat):
         return None
     if not ts.get('utc', 1):
         return None
-    out = {'t': epoch, 'interval': int(_f(ts.get('interval')) or 60)}
+    interval = int(_f(ts.get('interval')) or 60)
+    # sadc stamps a sample when it is taken: its figures cover the interval that ends there.
+    out = {'t': epoch - interval, 'interval': interval}
     for cpu in stat.get('cpu-load', stat.get('cpu-load-all', [])):
         if cpu.get('cpu') == 'all':
             # sadf -u names them user/system, sadf -A (-u ALL) usr/sys

@@ -177,3 +177,18 @@ def test_sysstat_spike_names_the_unit_and_connections_recorded_then():
     ev.unit_ip, ev.connections = [], [dict(c, t=c['t'] - 86400) for c in vm.connections]
     spike = by_rule(rr.evaluate(ev, OWNER), 'net-out-spike')[0]
     assert 'hold no connection or service' in spike['explanation']
+
+
+def test_a_sysstat_sample_covers_the_interval_that_ends_at_its_stamp():
+    # sadc stamps a sample when it takes it, so the spike's minute is the one before the stamp (the incident VM's
+    # 10:04:14 upload was stamped 10:05:00 and read as 10:05-10:06 before this)
+    import tarfile
+    import test__report
+    path = os.path.join(test__report.FIXTURES, 'debian12.tar.gz')
+    with tarfile.open(path) as tar:
+        member = [n for n in tar.getnames() if n.endswith('sysstat/sa30.json')][0]
+        stats = json.loads(tar.extractfile(member).read())['sysstat']['hosts'][0]['statistics']
+    stamps = sorted(rb.iso_epoch('%sT%sZ' % (s['timestamp']['date'], s['timestamp']['time'])) - s['timestamp']['interval']
+                    for s in stats if s.get('timestamp'))
+    ev = test__report.evidence('debian12')
+    assert sorted(ev.samples) == stamps
