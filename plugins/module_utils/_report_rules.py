@@ -80,7 +80,7 @@ def stop_words(pids):
 RULES = {
     'ssh-bruteforce': dict(
         severity='medium', title='Someone tried to guess SSH passwords',
-        text='{sources} address(es) made {connections} SSH connection(s) and tried {guesses} password(s) that do not work '
+        text='{sources} address(es) made {connections} SSH connection(s) and {tried} '
              '({lines} log lines): {top}. This is the background noise of the internet; it matters only if one of them later '
              'logged in (a separate finding says so) or if password login is still allowed.',
         next='Keep password login off (ssh_lockdown does this) and fail2ban on; if a source is also listed under '
@@ -410,6 +410,8 @@ def r_ssh(ev, ctx):
                      facts={'sources': sources, 'connections': conns, 'guesses': guesses, 'source_count': len(by_ip),
                             'counted_from': ev.ssh_source if ssh['lines'] else 'summary', 'notes': note},
                      sources=len(by_ip), connections=conns, guesses=guesses, top=top,
+                     tried=('tried %d password(s) that do not work' % guesses) if guesses
+                     else 'none of them got as far as trying a password',
                      lines=sum(e.get('lines', e['guesses']) for e in by_ip.values()))
         if note:
             f['explanation'] += ' (' + '; '.join(note) + '.)'

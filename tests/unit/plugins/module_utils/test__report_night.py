@@ -401,3 +401,11 @@ def test_a_start_up_file_in_the_same_home_is_still_persistence():
 ])
 def test_the_watched_places(path, watched):
     assert rp.on_surface(evidence(), path) is watched
+
+
+def test_a_brute_force_that_never_reached_a_password_says_so():
+    # key-only sshd: the night's 3 connections ended before any password prompt
+    brute = of(rr.evaluate(evidence(), OWNER), 'ssh-bruteforce')[0]
+    assert brute['facts']['guesses'] == 0 and brute['facts']['connections'] == 3
+    assert 'made 3 SSH connection(s) and none of them got as far as trying a password' in brute['explanation']
+    assert 'tried 0 password' not in brute['explanation']
