@@ -19,7 +19,8 @@ description:
   - Without Mitogen it is the plain C(linear) strategy and prints one warning saying so.
   - Enabled in the project's C(ansible.cfg) with C(strategy = quietnode.baseline.fast_linear);
     a play or C(ANSIBLE_STRATEGY=linear) can always choose the plain strategy instead.
-author: quietnode.baseline contributors
+author:
+  - quietnode maintainers (@quietnode)
 """
 
 from ansible.plugins.strategy.linear import StrategyModule as _Linear
