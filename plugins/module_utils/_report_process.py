@@ -73,8 +73,20 @@ def _ref(row):
 
 
 def own_pids(ev):
+    """The collector's own processes: its chain up to the login's sshd. The chain goes on to the sshd
+    listener and pid 1, whose other children (every daemon) are not this collection's."""
     session = ev.own_session if isinstance(ev.own_session, dict) else {}
-    return set(session.get('pids') or [])
+    chain = [p for p in session.get('chain') or [] if isinstance(p, dict)]
+    if not chain:
+        return set(session.get('pids') or []) - {1}
+    own = set()
+    for proc in chain:
+        if proc.get('pid') == 1 or '[listener]' in (proc.get('cmdline') or ''):
+            break
+        own.add(proc.get('pid'))
+        if proc.get('pid') == session.get('sshd_pid'):
+            break
+    return own
 
 
 def label(ev, row, own):

@@ -409,3 +409,13 @@ def test_a_brute_force_that_never_reached_a_password_says_so():
     assert brute['facts']['guesses'] == 0 and brute['facts']['connections'] == 3
     assert 'made 3 SSH connection(s) and none of them got as far as trying a password' in brute['explanation']
     assert 'tried 0 password' not in brute['explanation']
+
+
+def test_daemons_are_not_labelled_as_this_collection():
+    # The collector's chain climbs through the login's sshd to the listener and pid 1; only the part up to
+    # the login is the collection's, so fail2ban and the journal (children of pid 1) stay unlabelled.
+    rows = of(rr.evaluate(evidence(), rr.Context()), 'cpu-top')[0]['facts']['top']
+    assert [t['label'] for t in rows if t['command'] == 'sh' and t['user'] == 'qnadmin'] == ['this collection']
+    top = {t['command']: t for t in rows}
+    for daemon in ('fail2ban-server', 'systemd-journal', 'systemd'):
+        assert 'this collection' not in (top[daemon]['label'] or ''), daemon
