@@ -54,6 +54,15 @@ BENIGN_COMMANDS = (
     ('package manager', re.compile(r'^(apt|apt-get|apt-check|dpkg|dpkg-.*|unattended-upgr|dnf|dnf-automatic|rpm|http|gpgv|apt-key)$')),
 )
 BENIGN_CRON = re.compile(r'debian-sa1|/sa1 |/sa2 |run-parts|logrotate|e2scrub|popularity-contest|sessionclean|anacron')
+# How Ansible's become shows in sudo's log: a marker it echoes, or, over Mitogen (the fast_linear strategy),
+# the bootstrap that starts the host's long-lived interpreter.
+ANSIBLE_BECOME = re.compile(r'BECOME-SUCCESS|exec\(zlib\.decompress\(binascii\.a2b_base64\(sys\.argv\[1\]\)')
+
+
+def ansible_become(command):
+    return bool(ANSIBLE_BECOME.search(command or ''))
+
+
 # What the collector itself starts on the host (collection.log lists them): labelled "this collection".
 COLLECTOR_COMMANDS = re.compile(r'^(python3?|python3\.\d+|journalctl|sadf|ausearch|ss|nft|iptables-save|ip6tables-save|ipset|'
                                 r'fail2ban-client|sshd|systemctl|dpkg|rpm|sh|sudo|bash|sftp-server|chown|sleep)$')
@@ -316,7 +325,7 @@ def own_session(ev, ctx):
     """The collection's own login: the user whose sudo ran Ansible's become marker just before collection."""
     users = set()
     for event in ev.events.get('sudo', []):
-        if 'BECOME-SUCCESS' in event.get('command', '') and ev.started - 3600 <= event['t'] <= ev.started + 600:
+        if ansible_become(event.get('command')) and ev.started - 3600 <= event['t'] <= ev.started + 600:
             users.add(event['user'])
     own_ips = set()
     for event in ev.events.get('accepted', []):
@@ -455,8 +464,8 @@ def r_sudo(ev, ctx):
     for rule, events in (('sudo-used', other), ('sudo-owner', mine)):
         if not events:
             continue
-        ansible = sum(1 for e in events if 'BECOME-SUCCESS' in e.get('command', ''))
-        commands = collections.Counter(('Ansible (this collection or your playbooks)' if 'BECOME-SUCCESS' in e['command']
+        ansible = sum(1 for e in events if ansible_become(e.get('command')))
+        commands = collections.Counter(('Ansible (this collection or your playbooks)' if ansible_become(e['command'])
                                         else e['command'][:80]) for e in events)
         out.append(_finding(rule, 'high', events[0]['t'], events[-1]['t'], [e['ref'] for e in events[:5]],
                             labels=['owner'] if rule == 'sudo-owner' else [],

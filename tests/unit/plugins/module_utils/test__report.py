@@ -499,3 +499,14 @@ def test_debian13_sshd_session_records_are_read():
     own = one(findings, 'ssh-login-owner')['facts']['logins']
     assert own == [{'ip': CONTROLLER, 'user': 'owner', 'time': own[0]['time'], 'label': "this collection's own session (yours)"}]
     assert 'ssh-login-unknown' not in rules(findings)
+
+
+def test_ansible_become_is_recognised_with_and_without_mitogen():
+    # journal.debian12-mitogen-sudo.json: two become tasks run over Mitogen (fast_linear), then the admin's
+    # own `sudo apt-get --version`, on a Debian 12 container; the parser's sudo pattern reads each.
+    path = os.path.join(HERE, '..', '..', 'fixtures', 'evidence', 'auth', 'journal.debian12-mitogen-sudo.json')
+    with open(path) as handle:
+        messages = [json.loads(line)['MESSAGE'] for line in handle]
+    commands = [m.group('command') for m in (rb.SUDO_MSG.match(msg) for msg in messages) if m]
+    assert [rr.ansible_become(c) for c in commands] == [True, True, False]
+    assert rr.ansible_become("/bin/sh -c echo BECOME-SUCCESS-tvmaczutvhtqbmkzoejdpkjoazyyfyub ; /usr/bin/python3.11")
