@@ -100,8 +100,14 @@ def before(host):
 def after(host, before):
     """Reboot once (after the pre-reboot tests) and return the state once the VM is back."""
     start = time.time()
-    res = host.ansible("ansible.builtin.reboot", "reboot_timeout=%d connect_timeout=10" % REBOOT_TIMEOUT,
-                       check=False, become=True)
+    # The plain linear strategy for this one call: the reboot action resets its connection in a loop
+    # while the VM is down, which Mitogen's connections (fast_linear) do not survive.
+    os.environ["ANSIBLE_STRATEGY"] = "linear"
+    try:
+        res = host.ansible("ansible.builtin.reboot", "reboot_timeout=%d connect_timeout=10" % REBOOT_TIMEOUT,
+                           check=False, become=True)
+    finally:
+        del os.environ["ANSIBLE_STRATEGY"]
     assert not res.get("failed"), res
     host.run("timeout 180 systemctl is-system-running --wait")
     print("reboot took %ds" % (time.time() - start))
