@@ -275,11 +275,11 @@ def _patch_family(fam, keys, starts, ends, texts, gone, came):
             first -= 1
         dirty.update(range(first, bisect.bisect_left(starts, high + 1)))
     regions = merge([(starts[i], ends[i]) for i in dirty] + [(key >> bits, key & mask) for key in came])
-    rebuilt = []
+    # Every key in a region lies inside it and regions are neither overlapping nor adjacent: one merge for all.
+    region_keys = []
     for low, high in regions:
-        first = bisect.bisect_left(new_keys, low << bits)
-        stop = bisect.bisect_left(new_keys, (high + 1) << bits)
-        rebuilt.extend(merge_keys(new_keys[first:stop], bits))
+        region_keys.extend(new_keys[bisect.bisect_left(new_keys, low << bits):bisect.bisect_left(new_keys, (high + 1) << bits)])
+    rebuilt = merge_keys(region_keys, bits)
     # The untouched ranges, copied a run at a time, with the rebuilt ones put in their places.
     kept_starts, kept_ends, kept_texts = [], [], []
     last = 0
