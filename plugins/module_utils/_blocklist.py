@@ -250,21 +250,28 @@ def _patch_family(fam, keys, starts, ends, texts, gone, came):
     mask = (1 << bits) - 1
     if not gone and not came:
         return keys, starts, ends, texts
-    # Remove one copy of each gone key (slices, not one deletion per key), then add the new ones.
+    # Remove one copy of each gone key, then put each new one in its place, a slice at a time: keys, starts and ends
+    # are lists or (IPv4 read from a record) arrays, and for an array each slice is one copy of memory.
     cut = []
     for key in sorted(gone):
         at = bisect.bisect_left(keys, key, cut[-1] + 1 if cut and keys[cut[-1]] == key else 0)
         if at >= len(keys) or keys[at] != key:
             raise ValueError("key not held")
         cut.append(at)
-    new_keys = []
+    kept_keys = keys[:0]
     last = 0
     for at in cut:
-        new_keys.extend(keys[last:at])
+        kept_keys.extend(keys[last:at])
         last = at + 1
-    new_keys.extend(keys[last:])
-    new_keys.extend(came)
-    new_keys.sort()  # one sorted run and a short tail: linear
+    kept_keys.extend(keys[last:])
+    new_keys = kept_keys[:0]
+    last = 0
+    for key in sorted(came):
+        at = bisect.bisect_left(kept_keys, key, last)
+        new_keys.extend(kept_keys[last:at])
+        new_keys.append(key)
+        last = at
+    new_keys.extend(kept_keys[last:])
     # Merged ranges touched by a changed key, or adjacent to one, are recomputed with every range a new key covers.
     # Ranges are disjoint and sorted, so their ends are sorted the same way as their starts.
     dirty = set()
@@ -281,14 +288,14 @@ def _patch_family(fam, keys, starts, ends, texts, gone, came):
         region_keys.extend(new_keys[bisect.bisect_left(new_keys, low << bits):bisect.bisect_left(new_keys, (high + 1) << bits)])
     rebuilt = merge_keys(region_keys, bits)
     # The untouched ranges, copied a run at a time, with the rebuilt ones put in their places.
-    kept_starts, kept_ends, kept_texts = [], [], []
+    kept_starts, kept_ends, kept_texts = starts[:0], ends[:0], []
     last = 0
     for i in sorted(dirty) + [len(starts)]:
         kept_starts.extend(starts[last:i])
         kept_ends.extend(ends[last:i])
         kept_texts.extend(texts[last:i])
         last = i + 1
-    out_starts, out_ends, out_texts = [], [], []
+    out_starts, out_ends, out_texts = starts[:0], ends[:0], []
     last = 0
     for start, end in rebuilt:
         at = bisect.bisect_left(kept_starts, start, last)

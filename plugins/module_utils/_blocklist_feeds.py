@@ -135,17 +135,18 @@ def _merge_key(feed, params):
 def merged_record(feed, params, data, merged):
     """The record of merged (marshal): IPv4 numbers as 64-bit arrays and texts as one string each, which read and
     write several times faster than lists of Python ints and strings. IPv6 numbers do not fit an array."""
-    v4 = [array.array("Q", merged.keys[V4]).tobytes(), array.array("Q", merged.starts[V4]).tobytes(),
-          array.array("Q", merged.ends[V4]).tobytes()]
+    v4 = [(numbers if isinstance(numbers, array.array) else array.array("Q", numbers)).tobytes()
+          for numbers in (merged.keys[V4], merged.starts[V4], merged.ends[V4])]
     return marshal.dumps((_merge_key(feed, params), hashlib.sha256(data).hexdigest(), v4, merged.keys[V6],
                           merged.starts[V6], merged.ends[V6], "\n".join(merged.texts[V4]), "\n".join(merged.texts[V6]),
                           merged.repeated))
 
 
 def _numbers(data):
+    # Kept as an array: Merged.patch slices it without making a Python int of every number.
     numbers = array.array("Q")
     numbers.frombytes(data)
-    return numbers.tolist()
+    return numbers
 
 
 def _texts(text):
