@@ -204,89 +204,112 @@ class Parsed(object):
 
 class Merged(object):
     """One source's entries kept for the next change of it, per family: keys (sorted sort keys, one per distinct
-    entry line) and the merged ranges with their text. patch() turns it into the next version from the keys of
-    the lines that went and came, re-merging only the ranges those touch. repeated: {line: count} of the lines
-    the source repeats, when the caller knows them."""
-    __slots__ = ("keys", "ranges", "texts", "repeated")
+    entry line) and the merged ranges as parallel lists of starts and ends, with their text. patch() turns it into
+    the next version from the keys of the lines that went and came, re-merging only the ranges those touch.
+    repeated: {line: count} of the lines the source repeats, when the caller knows them. Starts and ends rather
+    than (start, end) tuples: a refresh reads and writes them as flat arrays, and never needs the tuples."""
+    __slots__ = ("keys", "starts", "ends", "texts", "repeated", "_ranges")
 
-    def __init__(self, keys, ranges, texts):
+    def __init__(self, keys, starts, ends, texts):
         self.keys = keys
-        self.ranges = ranges
+        self.starts = starts
+        self.ends = ends
         self.texts = texts
         self.repeated = None
+        self._ranges = None
 
     @classmethod
     def build(cls, keys):
         keys = dict((fam, sorted(keys[fam])) for fam in (V4, V6))
         ranges = dict((fam, merge_keys(list(keys[fam]), BITS[fam])) for fam in (V4, V6))
-        return cls(keys, ranges, dict((fam, [format_range(fam, s, e) for s, e in ranges[fam]]) for fam in (V4, V6)))
+        return cls(keys, dict((fam, [start for start, _end in ranges[fam]]) for fam in (V4, V6)),
+                   dict((fam, [end for _start, end in ranges[fam]]) for fam in (V4, V6)),
+                   dict((fam, [format_range(fam, s, e) for s, e in ranges[fam]]) for fam in (V4, V6)))
+
+    @property
+    def ranges(self):
+        """(start, end) tuples per family, built when first asked for (an allowlist to subtract, or a merge)."""
+        if self._ranges is None:
+            self._ranges = dict((fam, list(zip(self.starts[fam], self.ends[fam]))) for fam in (V4, V6))
+        return self._ranges
 
     def counts(self):
         return {"v4": len(self.keys[V4]), "v6": len(self.keys[V6])}
 
     def patch(self, gone, came):
         """The Merged after removing the keys `gone` (each once; they must be held) and adding `came`, per family."""
-        keys, ranges, texts = {}, {}, {}
+        keys, starts, ends, texts = {}, {}, {}, {}
         for fam in (V4, V6):
-            keys[fam], ranges[fam], texts[fam] = _patch_family(fam, self.keys[fam], self.ranges[fam], self.texts[fam],
-                                                               gone[fam], came[fam])
-        return Merged(keys, ranges, texts)
+            keys[fam], starts[fam], ends[fam], texts[fam] = _patch_family(
+                fam, self.keys[fam], self.starts[fam], self.ends[fam], self.texts[fam], gone[fam], came[fam])
+        return Merged(keys, starts, ends, texts)
 
 
-def _patch_family(fam, keys, ranges, texts, gone, came):
+def _patch_family(fam, keys, starts, ends, texts, gone, came):
     bits = BITS[fam]
     mask = (1 << bits) - 1
     if not gone and not came:
-        return keys, ranges, texts
-    # Remove one copy of each gone key (slices, not one deletion per key), then add the new ones.
+        return keys, starts, ends, texts
+    # Remove one copy of each gone key, then put each new one in its place, a slice at a time: keys, starts and ends
+    # are lists or (IPv4 read from a record) arrays, and for an array each slice is one copy of memory.
     cut = []
     for key in sorted(gone):
         at = bisect.bisect_left(keys, key, cut[-1] + 1 if cut and keys[cut[-1]] == key else 0)
         if at >= len(keys) or keys[at] != key:
             raise ValueError("key not held")
         cut.append(at)
-    new_keys = []
+    kept_keys = keys[:0]
     last = 0
     for at in cut:
-        new_keys.extend(keys[last:at])
+        kept_keys.extend(keys[last:at])
         last = at + 1
-    new_keys.extend(keys[last:])
-    new_keys.extend(came)
-    new_keys.sort()  # one sorted run and a short tail: linear
+    kept_keys.extend(keys[last:])
+    new_keys = kept_keys[:0]
+    last = 0
+    for key in sorted(came):
+        at = bisect.bisect_left(kept_keys, key, last)
+        new_keys.extend(kept_keys[last:at])
+        new_keys.append(key)
+        last = at
+    new_keys.extend(kept_keys[last:])
     # Merged ranges touched by a changed key, or adjacent to one, are recomputed with every range a new key covers.
-    # Ranges are disjoint and sorted, so a one-item tuple finds them by start (ends are sorted the same way).
+    # Ranges are disjoint and sorted, so their ends are sorted the same way as their starts.
     dirty = set()
     for key in list(gone) + list(came):
         low, high = (key >> bits) - 1, (key & mask) + 1
-        first = bisect.bisect_left(ranges, (low,))
-        if first and ranges[first - 1][1] >= low:
+        first = bisect.bisect_left(starts, low)
+        if first and ends[first - 1] >= low:
             first -= 1
-        dirty.update(range(first, bisect.bisect_left(ranges, (high + 1,))))
-    regions = merge([ranges[i] for i in dirty] + [(key >> bits, key & mask) for key in came])
-    rebuilt = []
+        dirty.update(range(first, bisect.bisect_left(starts, high + 1)))
+    regions = merge([(starts[i], ends[i]) for i in dirty] + [(key >> bits, key & mask) for key in came])
+    # Every key in a region lies inside it and regions are neither overlapping nor adjacent: one merge for all.
+    region_keys = []
     for low, high in regions:
-        first = bisect.bisect_left(new_keys, low << bits)
-        stop = bisect.bisect_left(new_keys, (high + 1) << bits)
-        rebuilt.extend(merge_keys(new_keys[first:stop], bits))
+        region_keys.extend(new_keys[bisect.bisect_left(new_keys, low << bits):bisect.bisect_left(new_keys, (high + 1) << bits)])
+    rebuilt = merge_keys(region_keys, bits)
     # The untouched ranges, copied a run at a time, with the rebuilt ones put in their places.
-    kept_ranges, kept_texts = [], []
+    kept_starts, kept_ends, kept_texts = starts[:0], ends[:0], []
     last = 0
-    for i in sorted(dirty) + [len(ranges)]:
-        kept_ranges.extend(ranges[last:i])
+    for i in sorted(dirty) + [len(starts)]:
+        kept_starts.extend(starts[last:i])
+        kept_ends.extend(ends[last:i])
         kept_texts.extend(texts[last:i])
         last = i + 1
-    out_ranges, out_texts = [], []
+    out_starts, out_ends, out_texts = starts[:0], ends[:0], []
     last = 0
-    for rng in rebuilt:
-        at = bisect.bisect_left(kept_ranges, (rng[0],), last)
-        out_ranges.extend(kept_ranges[last:at])
+    for start, end in rebuilt:
+        at = bisect.bisect_left(kept_starts, start, last)
+        out_starts.extend(kept_starts[last:at])
+        out_ends.extend(kept_ends[last:at])
         out_texts.extend(kept_texts[last:at])
-        out_ranges.append(rng)
-        out_texts.append(format_range(fam, rng[0], rng[1]))
+        out_starts.append(start)
+        out_ends.append(end)
+        out_texts.append(format_range(fam, start, end))
         last = at
-    out_ranges.extend(kept_ranges[last:])
+    out_starts.extend(kept_starts[last:])
+    out_ends.extend(kept_ends[last:])
     out_texts.extend(kept_texts[last:])
-    return new_keys, out_ranges, out_texts
+    return new_keys, out_starts, out_ends, out_texts
 
 
 def _check_width(family, start, end, min_prefix, allow_wide):
@@ -388,16 +411,19 @@ def count_networks(family, ranges):
 class Lists(object):
     """Normalised per-family ranges, merged and with the allowlist removed.
 
-    Built from ranges, or from the text lines of a list this code rendered (ranges are then parsed only
-    when asked for: loading and diffing need the text alone).
+    Built from ranges, or from the text lines of a list this code rendered or of a Merged (ranges are then
+    parsed or taken from it only when asked for: loading and diffing need the text alone).
     """
 
-    def __init__(self, v4=None, v6=None, lines=None):
+    def __init__(self, v4=None, v6=None, lines=None, merged=None):
         self._ranges = None if v4 is None and v6 is None and lines else {V4: v4 or [], V6: v6 or []}
         self._lines = dict(lines or {})
+        self._merged = merged
 
     @property
     def ranges(self):
+        if self._ranges is None and self._merged is not None:
+            self._ranges = self._merged.ranges
         if self._ranges is None:
             parsed = _parse_rendered(self._lines[V4] + self._lines[V6], "-")
             if parsed is None:
@@ -691,6 +717,9 @@ def normalise(sources, allowlist=(), min_prefix_v4=DEFAULTS["min_prefix_v4"], mi
         ready = premerged.get(name, ())
         if len(ready) == 1 and name not in done and not (keys[V4] or keys[V6]):
             # Merged already (a feed patched since its last copy): only the allowlist is subtracted.
+            if not (holes[V4] or holes[V6]):
+                done[name] = Lists(lines=ready[0].texts, merged=ready[0])
+                continue
             ranges = dict((fam, subtract(ready[0].ranges[fam], holes[fam])) for fam in (V4, V6))
             done[name] = Lists(ranges[V4], ranges[V6], dict(
                 (fam, ready[0].texts[fam] if ranges[fam] is ready[0].ranges[fam] else

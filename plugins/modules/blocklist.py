@@ -248,10 +248,10 @@ import os
 import re
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.quietnode.baseline.plugins.module_utils._blocklist import BlocklistError
+from ansible_collections.quietnode.baseline.plugins.module_utils._blocklist import BlocklistError, Merged
 from ansible_collections.quietnode.baseline.plugins.module_utils._blocklist_feeds import (
     CONFIG_FILE, FEED_DIR, STATE_FILE, STATIC_FILE, STATIC_NAME, FeedError, config_text, converge, counts_path, counts_record,
-    feed_named, feed_path, fetch, parse_feed, read_bytes,
+    feed_named, feed_path, fetch, merge_feed, merged_path, merged_record, read_bytes,
 )
 from ansible_collections.quietnode.baseline.plugins.module_utils._blocklist_nft import write_atomic
 from ansible_collections.quietnode.baseline.plugins.module_utils._blocklist_options import argument_spec, role_var
@@ -284,10 +284,13 @@ def _feeds(module, params):
             data = fetch(feed["url"], feed.get("checksum"), params["refresh_timeout"])
         except FeedError as exc:
             module.fail_json(msg="blocklist feed %s: %s. Nothing was changed." % (feed["name"], exc))
-        entries = parse_feed(feed, data, params)
+        # Merged (for a plain feed) and recorded like a refresh's copy, so the timer's first refresh patches it.
+        entries = merge_feed(feed, params, None, None, data)
         data_by_url[feed["url"]] = data
         parsed[feed["name"]] = (data, entries)
         writes.extend([(path, data), (counts_path(path), counts_record(data, entries.counts()))])
+        if isinstance(entries, Merged):
+            writes.append((merged_path(path), merged_record(feed, params, data, entries)))
     return data_by_url, writes, parsed
 
 

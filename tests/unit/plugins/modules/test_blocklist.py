@@ -101,3 +101,18 @@ def test_refresh_mode_fails_when_a_new_feed_cannot_be_fetched(tmp_path, capsys):
     result, _calls = _run({"feeds": [feed], "refresh": True, "state_dir": str(tmp_path), "cache_dir": str(tmp_path)}, capsys)
     assert result["failed"] and result["msg"] == ("blocklist feed drop: http://feeds.example.org/x: the host fetches feeds "
                                                   "over https:// only. Nothing was changed.")
+
+
+def test_first_fetch_records_the_merged_feed_for_the_timer(tmp_path, capsys):
+    # Without the record the timer's first refresh would parse the whole feed again instead of patching it.
+    from ansible_collections.quietnode.baseline.plugins.module_utils import _blocklist_feeds as feeds
+    from ansible_collections.quietnode.baseline.plugins.module_utils._blocklist_options import with_defaults
+    feed = {"name": "drop", "url": "https://feeds.example.org/x", "format": "auto", "checksum": None, "wide": False}
+    body = b"192.0.2.0/25\n192.0.2.128/25\n2001:db8::1\n"
+    args = {"feeds": [feed], "refresh": True, "state_dir": str(tmp_path / "etc"), "cache_dir": str(tmp_path / "cache")}
+    with mock.patch.object(blocklist, "fetch", return_value=body):
+        result, _calls = _run(args, capsys)
+    assert result["changed"] and result["counts"] == {"v4": 1, "v6": 1}
+    params = with_defaults(dict(args))
+    merged = feeds.read_merged(feeds.feed_path(args["cache_dir"], feed["url"]), feed, params, body)
+    assert merged is not None and merged.texts == {4: ["192.0.2.0/24"], 6: ["2001:db8::1"]}
