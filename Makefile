@@ -11,8 +11,9 @@ DISTROS  ?= debian12 debian13
 # Container scenarios run once per distro; the VM scenario (incident, which also runs the vm
 # scenario's kernel tests) boots its own Debian 12.
 # Longest first: three workers take them from one queue (much of a scenario waits on timers and
-# downloads, so a third worker shortens the run on two cores).
-SCENARIOS    ?= recorders firewall blocklist default access ssh_lockdown evidence
+# downloads, so a third worker shortens the run on two cores). Scenarios without a fixed subnet
+# (default, blocklist, evidence) queue each distro on its own, after the others, to fill the tails.
+SCENARIOS    ?= access firewall recorders ssh_lockdown default blocklist evidence
 VM_SCENARIOS ?= incident
 MOLECULE_JOBS ?= 3
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg

@@ -4,11 +4,12 @@
 #   DISTROS: debian12 debian13 (local images), or a CI image name such as rockylinux9.
 #   A scenario whose molecule.yml does not use MOLECULE_DISTRO brings its own machine
 #   (the qemu VM) and runs once.
-# QN_MOLECULE_JOBS (default 1) workers take scenarios from one queue, in the order
-# given (put the longest first); a scenario's distros run one after the other in
-# the same worker, because they share the scenario's network names. With more than
-# one worker each run's output goes to tests/output/molecule/*.log and the log of a
-# failed run is printed at the end.
+# QN_MOLECULE_JOBS (default 1) workers take runs from one queue, in the order given
+# (put the longest first). A scenario with a fixed subnet runs its distros one after
+# the other in one worker (Docker refuses two networks on one subnet); any other
+# scenario queues each distro on its own, with its own Molecule state directory, so
+# short runs fill the workers' tails. With more than one worker each run's output
+# goes to tests/output/molecule/*.log and the log of a failed run is printed at the end.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -30,13 +31,17 @@ init_for() {
   esac
 }
 
-# One scenario on each of its distros, in order; appends rows to this worker's summary.
+# One scenario on the distros given (default: all of them, or the VM), in order; appends
+# rows to this worker's summary.
 run_scenario() {
   local scenario="$1" worker="$2" distro start result took
   local -a on=("${distros[@]}")
+  [ -n "${3:-}" ] && on=("$3")
   grep -q MOLECULE_DISTRO "molecule/$scenario/molecule.yml" || on=(vm)
   for distro in "${on[@]}"; do
     export MOLECULE_DISTRO="$distro"
+    # Per scenario and distro, so one scenario's distros can run side by side.
+    export MOLECULE_EPHEMERAL_DIRECTORY="${HOME}/.ansible/tmp/molecule.qn.$(basename "$PWD").$scenario.$distro"
     if [ "$distro" != vm ]; then
       # Each worker keeps its own package cache: apt locks the archive directory.
       export MOLECULE_IMAGE="quietnode/$distro:latest" MOLECULE_INIT="$(init_for "$distro")"
@@ -61,9 +66,16 @@ run_scenario() {
 # The queue: one scenario per line; a worker takes the first line under a lock.
 queue="$logdir/queue"
 : >"$queue"
+split=()
 for scenario in "${scenarios[@]}"; do
-  if [ -f "molecule/$scenario/molecule.yml" ]; then echo "$scenario" >>"$queue"
-  else printf '%-14s %-12s %-8s %6s\n' "$scenario" '-' 'absent' '-' >>"$logdir/summary.0"; fi
+  file="molecule/$scenario/molecule.yml"
+  if [ ! -f "$file" ]; then printf '%-14s %-12s %-8s %6s\n' "$scenario" '-' 'absent' '-' >>"$logdir/summary.0"
+  elif [ "$jobs" -gt 1 ] && grep -q MOLECULE_DISTRO "$file" && ! grep -q 'subnet:' "$file"; then split+=("$scenario")
+  else echo "$scenario" >>"$queue"; fi
+done
+# The split scenarios after the whole ones: the shortest runs come last.
+for scenario in "${split[@]}"; do
+  for distro in "${distros[@]}"; do echo "$scenario $distro" >>"$queue"; done
 done
 take() {
   exec 9>"$queue.lock"
@@ -78,7 +90,10 @@ take() {
 pids=()
 for (( w=1; w<=jobs; w++ )); do
   (
-    while next="$(take)" && [ -n "$next" ]; do run_scenario "$next" "$w"; done
+    while next="$(take)" && [ -n "$next" ]; do
+      read -r name one <<<"$next"
+      run_scenario "$name" "$w" "${one:-}"
+    done
   ) &
   pids+=($!)
 done
