@@ -407,8 +407,11 @@ def test_dead_man_switch_restores_previous_config(host, second_key):
         # (which would now refuse the run, as it should) is taken as done.
         began = {"connection_login": {"user": ADMIN, "port": 22, "method": "key", "sudo": "nopasswd"},
                  "connection_over_ssh": True, "connection_become_password_given": False}
+        # The plain linear strategy: its ssh connection reuses the master opened above, which is how this
+        # run keeps a way in while every new connection is dropped. Mitogen (fast_linear) would open its
+        # own; the fresh-login proof and the timer are the same under both.
         rc, out = run_playbook(dict(AS_ADMIN, ssh_lockdown_client_alive_interval=120, ssh_lockdown_verify_timeout=8,
-                                    ssh_lockdown_admin_users=admins, **began))
+                                    ssh_lockdown_admin_users=admins, **began), env_extra={"ANSIBLE_STRATEGY": "linear"})
         finished = time.time()
         assert rc != 0, out[-3000:]
         assert "Save the sshd files and authorized keys and arm the dead-man timer" in out
