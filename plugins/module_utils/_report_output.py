@@ -122,7 +122,8 @@ def processes(ev):
     for btime, end, cpu, uid, comm, _elapsed, _sig, _member, _index in rows[:MAX_PROCS_EMBEDDED]:
         if cpu <= 0 and len(out) > 2000:
             break
-        out.append([int(btime), round(end, 1), cpu, user_name(ev, uid), comm, benign_label(comm) or ''])
+        user = user_name(ev, uid)
+        out.append([int(btime), round(end, 1), cpu, user, comm, benign_label(comm, user) or ''])
     for proc in ev.processes or []:
         cpu = (proc.get('utime_s') or 0) + (proc.get('stime_s') or 0)
         if cpu >= 0.1:

@@ -97,7 +97,7 @@ def label(ev, row, own):
         return 'this collection'
     if row.name in RECORDER_COMMANDS:
         return 'recorder'
-    return rules.benign_label(row.name)
+    return rules.benign_label(row.name, row.user or rules.user_name(ev, row.uid))
 
 
 def kernel_thread(row):

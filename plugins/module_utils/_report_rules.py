@@ -53,6 +53,14 @@ BENIGN_COMMANDS = (
     ('e2scrub', re.compile(r'^e2scrub')),
     ('package manager', re.compile(r'^(apt|apt-get|apt-check|dpkg|dpkg-.*|unattended-upgr|dnf|dnf-automatic|rpm|http|gpgv|apt-key)$')),
 )
+# System daemons, each with the accounts the distributions run it as (Debian's messagebus, EL's dbus): busy
+# under a loaded systemd (many unit reloads) but never a reason to suspect its account. A program that
+# only borrows the name under another account is still reported.
+SYSTEM_DAEMONS = (
+    ('system bus', re.compile(r'^(dbus-daemon|dbus-broker|dbus-broker-lau)$'), re.compile(r'^(messagebus|dbus)$')),
+    ('systemd', re.compile(r'^systemd-'), re.compile(r'^systemd-')),
+    ('polkit', re.compile(r'^polkitd$'), re.compile(r'^polkitd$')),
+)
 BENIGN_CRON = re.compile(r'debian-sa1|/sa1 |/sa2 |run-parts|logrotate|e2scrub|popularity-contest|sessionclean|anacron')
 # How Ansible's become shows in sudo's log: a marker it echoes, or, over Mitogen (the fast_linear strategy),
 # the bootstrap that starts the host's long-lived interpreter.
@@ -313,9 +321,12 @@ def persistence_kind(path):
     return None
 
 
-def benign_label(comm):
+def benign_label(comm, user=None):
     for label, rx in BENIGN_COMMANDS:
         if rx.match(comm):
+            return label
+    for label, program, account in SYSTEM_DAEMONS:
+        if user and program.match(comm) and account.match(user):
             return label
     return None
 
@@ -598,7 +609,7 @@ def r_cpu(ev, ctx):
         if g['cpu'] < 0.5:
             break
         user = user_name(ev, uid)
-        label = benign_label(comm) or ('this collection' if COLLECTOR_COMMANDS.match(comm) and g['last'] >= ev.started - 120 and uid == 0 else None)
+        label = benign_label(comm, user) or ('this collection' if COLLECTOR_COMMANDS.match(comm) and g['last'] >= ev.started - 120 and uid == 0 else None)
         top.append({'user': user, 'uid': uid, 'command': comm, 'cpu_s': round(g['cpu'], 1), 'runs': g['count'],
                     'running_s': round(g['elapsed'], 1), 'first': iso(g['first']), 'last': iso(g['last']),
                     'still_running': bool(g.get('running')), 'label': label})
@@ -616,7 +627,7 @@ def r_cpu(ev, ctx):
                                 facts={'command': comm, 'user': user, 'cpu_s': round(g['cpu'], 1), 'running_s': round(g['elapsed'], 1)},
                                 comm=comm, user=user, cpu=round(g['cpu'], 1), running=round(g['elapsed']),
                                 source='Process accounting'))
-        elif 0 < uid < 1000 and g['cpu'] >= 30 and not benign_label(comm):
+        elif 0 < uid < 1000 and g['cpu'] >= 30 and not benign_label(comm, user):
             out.append(_finding('cpu-service-account', 'medium', g['first'], g['last'], [g['ref']],
                                 facts={'command': comm, 'user': user, 'uid': uid, 'cpu_s': round(g['cpu'], 1)},
                                 comm=comm, user=user, uid=uid, cpu=round(g['cpu'], 1)))
@@ -695,7 +706,7 @@ def r_net_out(ev, ctx):
         total_kb = sum(rate[m] * span[m] for m in hot)
         conns = [s for s in (ev.sockets or []) if s.get('state') == 'ESTABLISHED' and s.get('remote') not in ('127.0.0.1', '::1')]
         # Programs alive during the spike, service accounts and users before root, heaviest first.
-        candidates = sorted((r for r in ev.acct if r[0] < end and r[1] >= start and not benign_label(r[4])),
+        candidates = sorted((r for r in ev.acct if r[0] < end and r[1] >= start and not benign_label(r[4], user_name(ev, r[3]))),
                             key=lambda r: (r[3] == 0, -r[2]))
         who = []
         if candidates:

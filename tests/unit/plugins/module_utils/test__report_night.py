@@ -419,3 +419,21 @@ def test_daemons_are_not_labelled_as_this_collection():
     top = {t['command']: t for t in rows}
     for daemon in ('fail2ban-server', 'systemd-journal', 'systemd'):
         assert 'this collection' not in (top[daemon]['label'] or ''), daemon
+
+
+@pytest.mark.parametrize('user, flagged', [('messagebus', False), ('www-data', True)], ids=['its-own-account', 'borrowed-name'])
+def test_a_busy_system_bus_is_a_daemon_not_a_suspect(user, flagged):
+    # The night's dbus-daemon (messagebus, uid 100), made as busy as it was in a converge under TCG (58 CPU s):
+    # under its own account it is the system bus; the same name under www-data is still reported.
+    ev = evidence()
+    uid = 100 if user == 'messagebus' else 33
+    for row in [r for r in ev.atop if r.name == 'dbus-daemon']:
+        ev.atop[ev.atop.index(row)] = row._replace(cpu=6.0, uid=uid, user=user)
+    for i, rec in enumerate(ev.acct):
+        if rec[4] == 'dbus-daemon':
+            ev.acct[i] = (rec[0], rec[1], 60.0, uid) + tuple(rec[4:])
+    findings = rr.evaluate(ev, rr.Context())
+    suspects = [f for f in of(findings, 'cpu-service-account') if 'dbus-daemon' in json.dumps(f)]
+    assert bool(suspects) is flagged, suspects
+    top = [t for t in of(findings, 'cpu-top')[0]['facts']['top'] if t['command'] == 'dbus-daemon']
+    assert top and all((t['label'] == 'system bus') is not flagged for t in top)
