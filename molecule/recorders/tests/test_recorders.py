@@ -283,7 +283,9 @@ def test_bundle_holds_process_history_and_persistence_difference(host):
     """The collector decodes atop for the window and compares the newest snapshot with the host, on the host."""
     host.check_output("cp /bin/sleep /var/tmp/qnbundled && /var/tmp/qnbundled 1 && rm -f /var/tmp/qnbundled")
     raw = _raw_file(host)
-    _wait(lambda: "(qnbundled)" in host.run("atop -r %s -P PRG", raw).stdout, 150, step=5)
+    # Until atop has written the sample with its exit (state E): a sample taken during the sleep shows it
+    # still running, and under load the exit may fall in the next one.
+    _wait(lambda: "(qnbundled) E " in host.run("atop -r %s -P PRG", raw).stdout, 150, step=5)
     host.check_output("echo 'ssh-ed25519 AAAAplanted qn-bundle' >> /root/.ssh/authorized_keys")
     try:
         result = host.ansible("quietnode.baseline.evidence_bundle",
