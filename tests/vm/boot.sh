@@ -12,7 +12,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 work="$(mkdir -p "$1" && cd "$1" && pwd)"
 mem="${QN_VM_MEMORY:-2048}"
 cpus="${QN_VM_CPUS:-2}"
-ssh_wait="${QN_VM_SSH_WAIT:-300}"
+ssh_wait="${QN_VM_SSH_WAIT:-600}"  # TCG under a loaded machine took over 300 s
 
 if [ -s "$work/qemu.pid" ] && kill -0 "$(cat "$work/qemu.pid")" 2>/dev/null; then
   echo "vm already running (pid $(cat "$work/qemu.pid"))" >&2
