@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-# Copyright: quietnode.baseline contributors
+# Copyright: quietnode maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Ansible's linear strategy, run over Mitogen when the controller has it."""
 

@@ -4,13 +4,21 @@ import importlib
 import sys
 from unittest import mock
 
+import pytest
 from ansible.plugins.strategy.linear import StrategyModule as Linear
 
 NAME = "ansible_collections.quietnode.baseline.plugins.strategy.fast_linear"
 
 
-def _load(block_mitogen):
+@pytest.fixture(autouse=True)
+def _fresh_import():
+    # Each test imports the plugin anew; none leaves its variant behind for later tests.
     sys.modules.pop(NAME, None)
+    yield
+    sys.modules.pop(NAME, None)
+
+
+def _load(block_mitogen):
     blocked = {"ansible_mitogen": None, "ansible_mitogen.loaders": None, "ansible_mitogen.strategy": None}
     with mock.patch.dict(sys.modules, blocked if block_mitogen else {}):
         return importlib.import_module(NAME)
