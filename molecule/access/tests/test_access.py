@@ -112,6 +112,9 @@ def test_collect_evidence_as_the_readme_writes_it():
     assert len(bundles) == 1, out[-4000:]
     assert os.stat(bundles[0]).st_mode & 0o777 == 0o600
     assert os.stat(os.path.dirname(bundles[0])).st_mode & 0o777 == 0o700
+    # -l names the host only: the report is still written next to its bundle, and the fleet index.
+    assert os.path.isfile(os.path.join(os.path.dirname(bundles[0]), "report.html")), out[-4000:]
+    assert os.path.isfile(os.path.join(local, "index.html")), out[-4000:]
 
 
 def test_no_login_works_fails_before_any_change_with_the_fix(host):
