@@ -217,6 +217,9 @@ class Steps(ProcessSteps):
             self.audit_selection = tempfile.NamedTemporaryFile(dir=self.e.spool_dir, prefix='.audit-selection-')
 
         def select(block):
+            starts = self.window.audit_session_starts(block)
+            if starts:
+                self.audit_selection.write(b'\n'.join(starts) + b'\n')
             lines = self.window.audit_lines(block)
             if lines:
                 self.observed['audit_records_in_window'] += len(lines)

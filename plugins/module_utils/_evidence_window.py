@@ -19,6 +19,8 @@ import time
 
 UTC = datetime.timezone.utc
 AUDIT_STAMP = re.compile(rb'msg=audit\((\d+\.\d+):\d+\)')
+# sshd's record that a login's session began (raw log): it names the session's user and address.
+SSHD_SESSION_START = re.compile(rb'^type=(?:USER_START|USER_LOGIN) .* ses=\d+ .*exe="[^"]*/sshd(?:-session)?" .*res=success')
 
 
 def iso(ts):
@@ -86,6 +88,19 @@ class Window:
         # ausearch only decodes records the window already chose by their epoch stamps: its own
         # --start/--end read local time in the locale's date format (a two-digit year in C)
         return ['-i', '--input', selection]
+
+    def audit_session_starts(self, block):
+        """sshd's session-start records stamped before the window. A session that acts in the window may have
+        logged in hours before it (one long-lived connection, a login left open): these say whose it is."""
+        if b'sshd' not in block:
+            return []
+        out = []
+        for line in block.split(b'\n'):
+            if SSHD_SESSION_START.match(line):
+                m = AUDIT_STAMP.search(line)
+                if m and float(m.group(1)) < self.since:
+                    out.append(line)
+        return out
 
     def audit_lines(self, block):
         """The lines of a block of raw audit log whose msg=audit(epoch:serial) stamp lies in the window."""

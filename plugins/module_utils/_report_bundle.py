@@ -632,6 +632,8 @@ def _audit(ev, name, text):
         month, mday, year = day.split('/')
         year = int(year) + (2000 if len(year) == 2 else 0)
         epoch = calendar.timegm((year, int(month), int(mday), int(clock[0:2]), int(clock[3:5]), int(clock[6:8])))
+        if not ev.in_window(epoch):
+            continue  # sshd's session starts from before the window: read above for whose session it is
         exe = m.group('exe').strip('"')
         # the user the program ran as (uid=), else the login uid: a service's auid is "unset"
         uid = re.search(r' uid=(\S+)', line) or re.search(r' auid=(\S+)', line)

@@ -538,8 +538,11 @@ def _made_by_words(group, words=None):
                                                stamp, step['by']))
         items.append('%s (%s)%s' % (item['path'], ', '.join(steps), (words or {}).pop(item['path'], '')))
     more = len(group['paths']) - UNDONE_NAMED
-    return 'Made by %s, running as %s: %s%s.' % (group['who'], group['as'], '; '.join(items),
-                                                 ' and %d more file(s)' % more if more > 0 else '')
+    # attribute() words are "a login of ...", "a service ..." or "by time only: ..."; the last needs its own lead
+    who = group['who']
+    lead = ('Who made these is known %s' % who) if who.startswith('by time only') else 'Made by %s' % who
+    return '%s, running as %s: %s%s.' % (lead, group['as'], '; '.join(items),
+                                         ' and %d more file(s)' % more if more > 0 else '')
 
 
 RULE_FUNCTIONS = (r_cpu_atop, r_baseline)

@@ -34,7 +34,9 @@ description:
   - Audit records are chosen by their own epoch stamps (C(msg=audit(1764460840.123:456))) from the raw audit logs, and
     only that selection is decoded by C(ausearch -i --input) into C(audit/ausearch.txt); no date is passed to ausearch,
     whose C(--start) reads the host's local time in the locale's date format. A non-zero exit code, or no output for
-    records that exist in the window, is an error in the manifest and in C(summary/readiness.json).
+    records that exist in the window, is an error in the manifest and in C(summary/readiness.json). The selection also
+    holds sshd's session-start records from before the window, so a session that acts in the window but logged in
+    earlier (one long-lived connection, a login left open) still names its user and address.
   - Authentication events are summarised in C(summary/auth_events.json) (failures by source address and user, accepted
     logins, sudo commands) from one source, named in C(source) - the journal, or the text logs (C(auth.log), C(secure))
     when they reach further back, so an event rsyslog copied from the journal counts once; the other source's counts

@@ -92,3 +92,21 @@ def test_ausearch_decodes_the_selection_in_utc():
         epoch, serial = win.AUDIT_STAMP.search(line).group(1).decode(), line.split(b":")[1].split(b")")[0].decode()
         stamp = datetime.datetime.fromtimestamp(float(epoch), datetime.timezone.utc)
         assert "msg=audit(%s.%s:%s)" % (stamp.strftime("%m/%d/%y %H:%M:%S"), epoch.split(".")[1], serial) in decoded
+
+
+def test_sshd_session_starts_before_the_window_are_kept():
+    # audit.log.vm-excerpt: the incident VM's raw audit log (Debian 12, auditd 3.0.9), its first 400 lines
+    # (the converge's logins, 12:49-12:5x UTC) and lines 3500-3624 (13:10-13:11). A window at 13:10 keeps
+    # the earlier logins' session starts, so a session that acts in the window still has its owner.
+    with open(os.path.join(FIX, "audit", "audit.log.vm-excerpt"), "rb") as handle:
+        log = handle.read()
+    window = win.Window(1796562640, 2e9)
+    starts = window.audit_session_starts(log)
+    assert len(starts) == 13  # of 18 in the excerpt; the other 5 are in the window
+    assert all(b'exe="/usr/sbin/sshd"' in line and b"res=success" in line for line in starts)
+    assert any(b" ses=14 " in line and b"addr=10.0.2.2" in line for line in starts)
+    # only what precedes the window: the window's own records come through audit_lines, once
+    assert not set(starts) & set(window.audit_lines(log))
+    assert win.Window(0, 2e9).audit_session_starts(log) == []
+    # a failed login names no session's owner
+    assert not [line for line in starts if b"res=failed" in line]

@@ -178,13 +178,14 @@ def test_nothing_flagged_live_says_it_is_not_an_all_clear():
 
 def test_audit_exec_from_dev_shm_fires_and_from_usr_bin_does_not():
     ev = evidence('debian12')
+    # inside the fixture's window (01:28:55-01:33:09), as the collector selects every record it decodes
     ev.flagged = []
-    line = ('type=SYSCALL msg=audit(11/30/2026 01:17:05.120:812) : arch=x86_64 syscall=execve success=yes exit=0 '
+    line = ('type=SYSCALL msg=audit(11/30/2026 01:30:05.120:812) : arch=x86_64 syscall=execve success=yes exit=0 '
             'ppid=901 pid=955 auid=unset uid=www-data gid=www-data comm=.kworkerd exe=/dev/shm/.kworkerd key=qn-exec')
     rb._audit(ev, 'audit/ausearch.txt', line)
     temp = one(rr.evaluate(ev, rr.Context()), 'exec-temp')
     assert (temp['facts']['program'], temp['facts']['user']) == ('/dev/shm/.kworkerd', 'www-data')
-    assert temp['facts']['audit'] == [{'time': '2026-11-30T01:17:05Z', 'pid': 955, 'ppid': 901, 'auid': 'unset', 'ses': None,
+    assert temp['facts']['audit'] == [{'time': '2026-11-30T01:30:05Z', 'pid': 955, 'ppid': 901, 'auid': 'unset', 'ses': None,
                                        'comm': '.kworkerd'}]
     ev.audit_exec = []
     rb._audit(ev, 'audit/ausearch.txt', line.replace('/dev/shm/.kworkerd', '/usr/bin/sha256sum'))

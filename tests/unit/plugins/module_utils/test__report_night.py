@@ -11,6 +11,7 @@ import json
 import os
 import re
 import tarfile
+import time
 
 import pytest
 
@@ -437,3 +438,35 @@ def test_a_busy_system_bus_is_a_daemon_not_a_suspect(user, flagged):
     assert bool(suspects) is flagged, suspects
     top = [t for t in of(findings, 'cpu-top')[0]['facts']['top'] if t['command'] == 'dbus-daemon']
     assert top and all((t['label'] == 'system bus') is not flagged for t in top)
+
+
+def test_a_session_that_logged_in_before_the_window_is_still_yours():
+    # One long-lived connection (Mitogen's, or a login left open) logged in before the window: the collector now
+    # adds sshd's session start from before it, as ausearch prints it (real form from the incident VM, session
+    # 16's address, stamped an hour before this window). It names the owner; it is no program run in the window.
+    ev = evidence()
+    event = [e for e in ev.watch_events if str(e.get('ses')) == '16'][0]
+    del ev.audit_sessions['16']
+    assert rp.attribute(ev, OWNER, [], event)[1].startswith('by time only: no login of yours then')
+    exec_before = len(ev.audit_exec)
+    hour_before = time.strftime('%m/%d/%y %H:%M:%S', time.gmtime(ev.since - 3600))
+    rb._audit(ev, 'audit/ausearch.txt',
+              "type=USER_START msg=audit(%s.744:1118) : pid=2291 uid=root auid=qnadmin ses=16 subj=unconfined "
+              "msg='op=PAM:session_open grantors=pam_selinux,pam_loginuid,pam_keyinit,pam_permit,pam_unix,pam_systemd,"
+              "pam_mail,pam_limits,pam_env,pam_env,pam_selinux acct=qnadmin exe=/usr/sbin/sshd hostname=10.0.2.2 "
+              "addr=10.0.2.2 terminal=ssh res=success' " % hour_before)
+    assert rp.attribute(ev, OWNER, [], event) == (True, 'your login from 10.0.2.2 (audit session 16)')
+    assert len(ev.audit_exec) == exec_before
+
+
+def test_a_change_known_by_time_only_reads_as_a_sentence():
+    # The incident VM's own converge over Mitogen, whose login record lay before the window, read
+    # "Made by by time only: no login of yours then ...": the lead now fits every attribution.
+    group = {'who': 'by time only: no login of yours then (no audit record names session 14)', 'as': 'root (uid 0)',
+             'paths': [{'path': '/etc/systemd/system/quietnode-connlog.service',
+                        'steps': [{'action': 'created', 'by': 'python3.11', 'time': '2026-12-06T13:02:11Z', 'count': 1}]}]}
+    assert rp._made_by_words(group) == (
+        'Who made these is known by time only: no login of yours then (no audit record names session 14), running as '
+        'root (uid 0): /etc/systemd/system/quietnode-connlog.service (created at 2026-12-06 13:02 UTC by python3.11).')
+    group['who'] = 'a service or daemon (no login session: audit login uid unset)'
+    assert rp._made_by_words(group).startswith('Made by a service or daemon (no login session')
