@@ -12,7 +12,7 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 from ansible_collections.quietnode.baseline.plugins.module_utils._login_probe import candidates, explain, probe
 
-_ARGS = ('host', 'admin_user', 'admin_ports', 'user', 'port', 'key_file', 'ssh_args', 'timeout')
+_ARGS = ('host', 'admin_user', 'admin_ports', 'user', 'port', 'key_file', 'ssh_args', 'timeout', 'after_change')
 
 
 def _host_key_checking(task_vars):
@@ -46,7 +46,7 @@ class ActionModule(ActionBase):
         # Roles that switch to another login later (ssh_lockdown) need to know, and -K is not a variable.
         result.update(changed=False, attempts=attempts, login=chosen or {}, become_password_given=bool(become_pass))
         if chosen is None:
-            return dict(result, failed=True, msg=explain(args['host'], attempts))
+            return dict(result, failed=True, msg=explain(args['host'], attempts, boolean(args['after_change'] or False, strict=False)))
         if chosen['sudo'] == 'missing':
             return dict(result, failed=True, msg=(
                 "connection: %s logs in to %s but sudo is not installed, so nothing can run as root. Log in as root "

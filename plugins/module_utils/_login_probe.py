@@ -122,11 +122,19 @@ UNANSWERED = ('Connection refused', 'Connection timed out', 'No route to host', 
               'Could not resolve hostname', 'Network is unreachable')
 
 
-def explain(host, attempts):
-    """Why no login works, and the fix: the address or port when nothing answered, else the credentials."""
+def explain(host, attempts, after_change=False):
+    """Why no login works, and the fix: the address or port when nothing answered, else the credentials.
+
+    after_change: the probe that proves a change this run made (a firewall reload, new sshd settings), where
+    something was changed and the role that made it says what its dead-man timer does next."""
     tried = '; '.join('%s@%s:%d by %s: %s' % (a['user'], host, a['port'], a['method'], a['error'] or 'sudo ' + a['sudo'])
                       for a in attempts)
-    if attempts and all(any(word in a['error'] for word in UNANSWERED) for a in attempts):
+    unanswered = attempts and all(any(word in a['error'] for word in UNANSWERED) for a in attempts)
+    if after_change:
+        cause = ('nothing answers SSH there now' if unanswered else
+                 'SSH answers but refuses the login, or sudo fails, with the new settings')
+        return 'connection: the fresh login to %s that proves this run\'s change failed (tried %s): %s.' % (host, tried, cause)
+    if unanswered:
         fix = ("Nothing answered SSH there: check ansible_host and ansible_port in the inventory (and "
                "ssh_lockdown_port if sshd was moved), that the server is up, and that a firewall in front of it "
                "lets the controller in.")

@@ -56,6 +56,12 @@ options:
     description: Seconds each login may take.
     type: int
     default: 10
+  after_change:
+    description:
+      - The probe proves a change this run made (C(tasks_from: fresh_login.yml) of the connection role). A failure then
+        says the change is not proven, not that nothing was changed; the calling role adds what its dead-man timer does.
+    type: bool
+    default: false
 notes:
   - Host key checking follows Ansible's setting (C(host_key_checking), C(ansible_host_key_checking)).
 """

@@ -416,8 +416,9 @@ def test_dead_man_switch_restores_previous_config(host, second_key):
         assert rc != 0, out[-3000:]
         assert "Save the sshd files and authorized keys and arm the dead-man timer" in out
         assert "Log in afresh over SSH with a key" in out and "Disarm the dead-man timer" not in out, out[-3000:]
-        # The failure says what happens next, not only that a connection timed out.
+        # The failure says what happens next, not only that a connection timed out, and never that nothing changed.
         assert "The dead-man timer is armed: unless a fresh login proves the change" in out, out[-3000:]
+        assert "that proves this run's change failed" in out and "Nothing was changed" not in out, out[-3000:]
         assert second_key[1].split()[1] in authorized_keys(host)
         # The timer was armed before the reload, so the restore is due within the delay.
         restored = False

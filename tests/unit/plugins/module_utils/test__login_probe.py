@@ -111,3 +111,15 @@ def test_explain_points_at_the_credentials_when_a_login_was_refused():
                          _attempt("alice@h: Permission denied (publickey).")])
     assert "set ansible_user and ansible_password" in text and "Nothing answered" not in text
     assert "alice@h:22 by key: alice@h: Permission denied (publickey)." in text
+
+
+@pytest.mark.parametrize("error, cause", [
+    ("no answer within 15 s", "nothing answers SSH there now"),
+    ("alice@h: Permission denied (publickey).", "SSH answers but refuses the login, or sudo fails, with the new settings"),
+], ids=["unanswered", "refused"])
+def test_explain_after_a_change_never_says_nothing_was_changed(error, cause):
+    # The fresh login that proves a firewall reload or new sshd settings: the run did change the host, and the
+    # role that changed it says what its dead-man timer does; the day-one advice does not apply.
+    text = explain("h", [_attempt(error)], after_change=True)
+    assert text == ("connection: the fresh login to h that proves this run's change failed "
+                    "(tried alice@h:22 by key: %s): %s." % (error, cause))
