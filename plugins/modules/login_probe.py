@@ -58,7 +58,7 @@ options:
     default: 10
   after_change:
     description:
-      - The probe proves a change this run made (C(tasks_from: fresh_login.yml) of the connection role). A failure then
+      - The probe proves a change this run made (the connection role's C(fresh_login.yml)). A failure then
         says the change is not proven, not that nothing was changed; the calling role adds what its dead-man timer does.
     type: bool
     default: false
@@ -102,6 +102,7 @@ def main():
         host=dict(type='str', required=True), user=dict(type='str', required=True), port=dict(type='int', default=22),
         admin_user=dict(type='str'), admin_ports=dict(type='list', elements='int', default=[]),
         key_file=dict(type='path'), ssh_args=dict(type='str', default=''), timeout=dict(type='int', default=10),
+        after_change=dict(type='bool', default=False),
     ), supports_check_mode=True)
     module.fail_json(msg='login_probe runs on the controller as an action plugin; it was called as a module.')
 
