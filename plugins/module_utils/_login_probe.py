@@ -24,13 +24,22 @@ REMOTE_COMMAND = ('echo "QN_CLIENT=${SSH_CONNECTION%% *}"; '
                   'elif ! command -v sudo >/dev/null 2>&1; then echo QN_SUDO=missing; '
                   'elif sudo -n true 2>/dev/null; then echo QN_SUDO=nopasswd; '
                   'else echo QN_SUDO=password; fi')
+
+
+def remote_command(pythons=()):
+    """REMOTE_COMMAND, plus the first of `pythons` the login finds, as Ansible's interpreter discovery
+    would (`command -v` in list order, paths only). Knowing it saves a second connection per run."""
+    if not pythons:
+        return REMOTE_COMMAND
+    return REMOTE_COMMAND + ('; for p in %s; do q=$(command -v "$p" 2>/dev/null) && case $q in /*) '
+                             'echo "QN_PYTHON=$q"; break;; esac; done; true' % ' '.join(shlex.quote(str(p)) for p in pythons))
 FRESH = ['-o', 'ControlMaster=no', '-o', 'ControlPath=none', '-o', 'ControlPersist=no']
 KEY_ONLY = ['-o', 'BatchMode=yes', '-o', 'PasswordAuthentication=no', '-o', 'KbdInteractiveAuthentication=no']
 PASSWORD = ['-o', 'BatchMode=no', '-o', 'PubkeyAuthentication=no', '-o', 'NumberOfPasswordPrompts=1',
             '-o', 'PreferredAuthentications=password,keyboard-interactive']
 
 
-def ssh_argv(host, candidate, key_file=None, ssh_args='', host_key_checking=True, timeout=10, executable='ssh'):
+def ssh_argv(host, candidate, key_file=None, ssh_args='', host_key_checking=True, timeout=10, executable='ssh', pythons=()):
     """The ssh (or sshpass ssh) command line for one candidate {user, port, password}."""
     argv = [executable] + FRESH + ['-o', 'ConnectTimeout=%d' % int(timeout)]
     if not host_key_checking:
@@ -43,7 +52,7 @@ def ssh_argv(host, candidate, key_file=None, ssh_args='', host_key_checking=True
     if key_file:
         argv += ['-i', key_file]
     argv += shlex.split(ssh_args or '')
-    argv += ['-l', candidate['user'], '-p', str(int(candidate['port'])), host, REMOTE_COMMAND]
+    argv += ['-l', candidate['user'], '-p', str(int(candidate['port'])), host, remote_command(pythons)]
     return argv
 
 
@@ -66,24 +75,25 @@ def run_ssh(argv, password, timeout):
     return proc.returncode, proc.stdout, proc.stderr
 
 
-def probe(host, candidates, key_file=None, ssh_args='', host_key_checking=True, timeout=10, runner=run_ssh):
+def probe(host, candidates, key_file=None, ssh_args='', host_key_checking=True, timeout=10, runner=run_ssh, pythons=()):
     """Try each candidate in order; stop at the first login that works.
 
-    Returns (chosen or None, attempts). Each attempt: user, port, method, ok, sudo, client, error.
+    Returns (chosen or None, attempts). Each attempt: user, port, method, ok, sudo, client, python, error.
     """
     attempts = []
     for candidate in candidates:
-        argv = ssh_argv(host, candidate, key_file, ssh_args, host_key_checking, timeout)
+        argv = ssh_argv(host, candidate, key_file, ssh_args, host_key_checking, timeout, pythons=pythons)
         rc, out, err = runner(argv, candidate.get('password'), timeout + 5)
         answer = {}
         for line in out.splitlines():
-            if line.startswith(('QN_SUDO=', 'QN_CLIENT=')):
+            if line.startswith(('QN_SUDO=', 'QN_CLIENT=', 'QN_PYTHON=')):
                 answer[line.split('=', 1)[0]] = line.split('=', 1)[1].strip()
         sudo = answer.get('QN_SUDO', '')
         attempt = {
             'user': candidate['user'], 'port': int(candidate['port']),
             'method': 'password' if candidate.get('password') else 'key',
             'ok': rc == 0 and bool(sudo), 'sudo': sudo, 'client': answer.get('QN_CLIENT', ''),
+            'python': answer.get('QN_PYTHON', ''),
             'error': '' if rc == 0 and sudo else (_last_line(err) or 'ssh exited %d' % rc),
         }
         attempts.append(attempt)

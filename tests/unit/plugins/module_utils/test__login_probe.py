@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from ansible_collections.quietnode.baseline.plugins.module_utils._login_probe import REMOTE_COMMAND, candidates, explain, probe, ssh_argv
+from ansible_collections.quietnode.baseline.plugins.module_utils._login_probe import REMOTE_COMMAND, candidates, explain, probe, remote_command, ssh_argv
 
 CANDIDATE_CASES = [
     # (admin, admin ports, inventory user, inventory port, password, expected [(user, port, method)])
@@ -123,3 +123,27 @@ def test_explain_after_a_change_never_says_nothing_was_changed(error, cause):
     text = explain("h", [_attempt(error)], after_change=True)
     assert text == ("connection: the fresh login to h that proves this run's change failed "
                     "(tried alice@h:22 by key: %s): %s." % (error, cause))
+
+
+def test_remote_command_finds_the_first_python_in_the_list_order_as_ansible_discovery_does(tmp_path):
+    # A real shell over a PATH holding python3.11 and python3 (both real executables): the first of the
+    # list that `command -v` resolves to a path wins; names it cannot find are passed over.
+    for name in ("python3", "python3.11"):
+        exe = tmp_path / name
+        exe.write_text("#!/bin/sh\n")
+        exe.chmod(0o755)
+    env = {"PATH": "%s:/usr/bin:/bin" % tmp_path, "SSH_CONNECTION": "203.0.113.9 1 10.0.0.2 22"}
+    run = lambda cmd: subprocess.run(["sh", "-c", cmd], env=env, stdout=subprocess.PIPE, universal_newlines=True, check=False)
+    done = run(remote_command(["python3.99", "python3.11", "python3"]))
+    assert done.returncode == 0 and "QN_PYTHON=%s/python3.11" % tmp_path in done.stdout.splitlines()
+    # Nothing found: no line, and the command still succeeds (a non-zero exit would read as a refused login).
+    done = run(remote_command(["python3.98", "python3.99"]))
+    assert done.returncode == 0 and "QN_PYTHON=" not in done.stdout
+    assert remote_command([]) == REMOTE_COMMAND
+
+
+def test_probe_returns_the_python_the_login_found():
+    runner = Runner({("alice", 22, False): (0, "QN_CLIENT=198.51.100.7\nQN_SUDO=nopasswd\nQN_PYTHON=/usr/bin/python3.11\n", "")})
+    chosen, _attempts = probe("h", candidates("alice", [22], "root", 22, ""), runner=runner, pythons=["python3.11"])
+    assert chosen["python"] == "/usr/bin/python3.11"
+    assert "QN_PYTHON" in ssh_argv("h", {"user": "a", "port": 22, "password": ""}, pythons=["python3"])[-1]
