@@ -12,16 +12,61 @@ addresses, with addresses that fall inside listed networks, then measures:
 Needs root, nft and ip. Usage: tests/bench/bench_blocklist.py [--seed N] [--rounds N] [--strict] [--skip-ipaddress]
 """
 
-import argparse
+import os
+import sys
+
+
+def _module_alone(args_path):
+    """The module's process: run it before this file imports its harness, so its time and memory are its own
+    (as under Ansible), then report its peak RSS and that of nft (its children)."""
+    import atexit
+    import resource
+    import runpy
+
+    def report():
+        sys.stderr.write("BENCH_RSS %s %s\n" % (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+                                                resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0))
+    atexit.register(report)
+    sys.argv = ["ansible_collections.quietnode.baseline.plugins.modules.blocklist", args_path]
+    runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
+
+
+def _refresh_alone(config_path, feed_path):
+    """One run of the host's refresh (as the timer runs it, importing what its script imports), the feed's body
+    read from feed_path instead of HTTPS."""
+    import json
+    import resource
+    import shutil
+    import ssl  # noqa: F401  the real refresh fetches over HTTPS, so it pays these imports; so does the bench
+    import urllib.request  # noqa: F401
+    from ansible_collections.quietnode.baseline.plugins.module_utils import _blocklist_feeds as feeds
+    from ansible_collections.quietnode.baseline.plugins.module_utils import _blocklist_nft as nft
+
+    with open(config_path) as handle:
+        config = json.load(handle)
+    with open(feed_path, "rb") as handle:
+        body = handle.read()
+    enforcer = nft.Enforcer(feeds._run, shutil.which("nft"), config["table"], config["state_dir"], config["validate"])
+    state = feeds.refresh(config, enforcer, lambda url, checksum, timeout: body)
+    print(json.dumps(dict(state, rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+                          nft_rss_mb=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0)))
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--module"] and len(sys.argv) == 3:
+    _module_alone(sys.argv[2])
+    sys.exit(0)
+if __name__ == "__main__" and sys.argv[1:2] == ["--refresh"] and len(sys.argv) == 4:
+    _refresh_alone(sys.argv[2], sys.argv[3])
+    sys.exit(0)
+
+import argparse  # noqa: E402
 import ipaddress
 import json
-import os
 import random
 import resource
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 
@@ -112,29 +157,6 @@ def worker(kind, path, out):
     print(json.dumps({"seconds": seconds, "rss_mb": _peak_mb(), "networks": networks, "intervals": intervals}))
 
 
-def module_worker(args_path):
-    """Run the real module in this process; report its own peak RSS and that of nft (its children)."""
-    import atexit
-    import runpy
-
-    def report():
-        sys.stderr.write("BENCH_RSS %s %s\n" % (_peak_mb(), resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0))
-    atexit.register(report)
-    sys.argv = [MODULE, args_path]
-    runpy.run_module(MODULE, run_name="__main__", alter_sys=True)
-
-
-def refresh_worker(config_path, feed_path):
-    """One run of the host's refresh (as the timer runs it), the feed's body read from feed_path instead of HTTPS."""
-    with open(config_path) as handle:
-        config = json.load(handle)
-    with open(feed_path, "rb") as handle:
-        body = handle.read()
-    enforcer = bnft.Enforcer(bfeeds._run, shutil.which("nft"), config["table"], config["state_dir"], config["validate"])
-    state = bfeeds.refresh(config, enforcer, lambda url, checksum, timeout: body)
-    print(json.dumps(dict(state, rss_mb=_peak_mb(), nft_rss_mb=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0)))
-
-
 def refresh_config(work, state_dir):
     """A refresh config with one feed, as the module writes it with blocklist_refresh_enabled."""
     params = with_defaults({"state_dir": state_dir, "cache_dir": os.path.join(work, "cache"), "allowlist": []})
@@ -205,9 +227,9 @@ def main():
     if opts.worker:
         return worker(*opts.worker)
     if opts.refresh:
-        return refresh_worker(*opts.refresh)
+        return _refresh_alone(*opts.refresh)
     if opts.module:
-        return module_worker(opts.module)
+        return _module_alone(opts.module)
     if os.geteuid() != 0 or not shutil.which("nft") or not shutil.which("ip"):
         raise SystemExit("bench_blocklist needs root, nft and ip (it works in a throwaway network namespace)")
 
