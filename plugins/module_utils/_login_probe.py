@@ -33,6 +33,8 @@ def remote_command(pythons=()):
         return REMOTE_COMMAND
     return REMOTE_COMMAND + ('; for p in %s; do q=$(command -v "$p" 2>/dev/null) && case $q in /*) '
                              'echo "QN_PYTHON=$q"; break;; esac; done; true' % ' '.join(shlex.quote(str(p)) for p in pythons))
+
+
 FRESH = ['-o', 'ControlMaster=no', '-o', 'ControlPath=none', '-o', 'ControlPersist=no']
 KEY_ONLY = ['-o', 'BatchMode=yes', '-o', 'PasswordAuthentication=no', '-o', 'KbdInteractiveAuthentication=no']
 PASSWORD = ['-o', 'BatchMode=no', '-o', 'PubkeyAuthentication=no', '-o', 'NumberOfPasswordPrompts=1',
