@@ -24,9 +24,9 @@ def _host_key_checking(task_vars):
 
 def _discovers_python(task_vars):
     """The Python list to look for when Ansible would discover the interpreter itself, else ()."""
-    if task_vars.get('ansible_python_interpreter') or task_vars.get('ansible_facts', {}).get('discovered_interpreter_python'):
-        return ()
-    if not str(C.config.get_config_value('INTERPRETER_PYTHON', variables=task_vars) or '').startswith('auto'):
+    # INTERPRETER_PYTHON reads ansible_python_interpreter too: a path set anywhere is not "auto".
+    if task_vars.get('ansible_facts', {}).get('discovered_interpreter_python') or not str(
+            C.config.get_config_value('INTERPRETER_PYTHON', variables=task_vars) or '').startswith('auto'):
         return ()
     return tuple(C.config.get_config_value('INTERPRETER_PYTHON_FALLBACK', variables=task_vars) or ())
 
