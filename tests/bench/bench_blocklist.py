@@ -13,19 +13,22 @@ Needs root, nft and ip. Usage: tests/bench/bench_blocklist.py [--seed N] [--roun
 """
 
 import os
+import resource
 import sys
+
+
+def _peak_mb(who=resource.RUSAGE_SELF):
+    return resource.getrusage(who).ru_maxrss / 1024.0
 
 
 def _module_alone(args_path):
     """The module's process: run it before this file imports its harness, so its time and memory are its own
     (as under Ansible), then report its peak RSS and that of nft (its children)."""
     import atexit
-    import resource
     import runpy
 
     def report():
-        sys.stderr.write("BENCH_RSS %s %s\n" % (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
-                                                resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0))
+        sys.stderr.write("BENCH_RSS %s %s\n" % (_peak_mb(), _peak_mb(resource.RUSAGE_CHILDREN)))
     atexit.register(report)
     sys.argv = ["ansible_collections.quietnode.baseline.plugins.modules.blocklist", args_path]
     runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
@@ -35,7 +38,6 @@ def _refresh_alone(config_path, feed_path):
     """One run of the host's refresh (as the timer runs it, importing what its script imports), the feed's body
     read from feed_path instead of HTTPS."""
     import json
-    import resource
     import shutil
     import ssl  # noqa: F401  the real refresh fetches over HTTPS, so it pays these imports; so does the bench
     import urllib.request  # noqa: F401
@@ -48,8 +50,7 @@ def _refresh_alone(config_path, feed_path):
         body = handle.read()
     enforcer = nft.Enforcer(feeds._run, shutil.which("nft"), config["table"], config["state_dir"], config["validate"])
     state = feeds.refresh(config, enforcer, lambda url, checksum, timeout: body)
-    print(json.dumps(dict(state, rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
-                          nft_rss_mb=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0)))
+    print(json.dumps(dict(state, rss_mb=_peak_mb(), nft_rss_mb=_peak_mb(resource.RUSAGE_CHILDREN))))
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["--module"] and len(sys.argv) == 3:
@@ -63,7 +64,6 @@ import argparse  # noqa: E402
 import ipaddress
 import json
 import random
-import resource
 import shutil
 import statistics
 import subprocess
@@ -128,10 +128,6 @@ def single_interval_sets(lists):
         family, kind, ", ".join(lists.lines(family))) for family, kind in ((4, "ipv4_addr"), (6, "ipv6_addr")))
     return "table inet %s {\n%s\tchain prerouting {\n\t\ttype filter hook prerouting priority raw; policy accept;\n" \
         "\t\tip saddr @v4 counter drop\n\t\tip6 saddr @v6 counter drop\n\t}\n}\n" % (TABLE, body)
-
-
-def _peak_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def worker(kind, path, out):
