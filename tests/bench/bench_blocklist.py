@@ -8,7 +8,9 @@ addresses, with addresses that fall inside listed networks, then measures:
     collapsed table (per-source sets, and one interval set per family as before), the module's first apply,
     a no-change re-apply, a re-apply after a 1% change (partial),
     a raw atomic replace of the loaded table, `nft -t list ruleset`, the module's peak RSS, and the host's
-    feed refresh (as its timer runs it) for a first copy, a 1% changed and an unchanged feed.
+    feed refresh for a first copy, a 1% changed and an unchanged feed. The refresh runs as its timer does:
+    the role's script under `python -I` with its own copy of module_utils, whose bytecode the first run caches
+    (the module, like every module Ansible sends, is compiled on each run).
 Needs root, nft and ip. Usage: tests/bench/bench_blocklist.py [--seed N] [--rounds N] [--strict] [--skip-ipaddress]
 """
 
@@ -34,30 +36,8 @@ def _module_alone(args_path):
     runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
 
 
-def _refresh_alone(config_path, feed_path):
-    """One run of the host's refresh (as the timer runs it, importing what its script imports), the feed's body
-    read from feed_path instead of HTTPS."""
-    import json
-    import shutil
-    import ssl  # noqa: F401  the real refresh fetches over HTTPS, so it pays these imports; so does the bench
-    import urllib.request  # noqa: F401
-    from ansible_collections.quietnode.baseline.plugins.module_utils import _blocklist_feeds as feeds
-    from ansible_collections.quietnode.baseline.plugins.module_utils import _blocklist_nft as nft
-
-    with open(config_path) as handle:
-        config = json.load(handle)
-    with open(feed_path, "rb") as handle:
-        body = handle.read()
-    enforcer = nft.Enforcer(feeds._run, shutil.which("nft"), config["table"], config["state_dir"], config["validate"])
-    state = feeds.refresh(config, enforcer, lambda url, checksum, timeout: body)
-    print(json.dumps(dict(state, rss_mb=_peak_mb(), nft_rss_mb=_peak_mb(resource.RUSAGE_CHILDREN))))
-
-
 if __name__ == "__main__" and sys.argv[1:2] == ["--module"] and len(sys.argv) == 3:
     _module_alone(sys.argv[2])
-    sys.exit(0)
-if __name__ == "__main__" and sys.argv[1:2] == ["--refresh"] and len(sys.argv) == 4:
-    _refresh_alone(sys.argv[2], sys.argv[3])
     sys.exit(0)
 
 import argparse  # noqa: E402
@@ -163,6 +143,42 @@ def refresh_config(work, state_dir):
     return path
 
 
+# The timer's script (templates/quietnode-blocklist-refresh.j2) with the feed read from a file instead of HTTPS.
+# It runs the same way: `python -I`, importing the role's copy of module_utils, whose bytecode the first run caches.
+REFRESH_SCRIPT = """import sys
+
+sys.path.insert(0, %(lib)r)
+import atexit  # noqa: E402
+import resource  # noqa: E402
+import ssl  # noqa: E402,F401  a real refresh fetches over HTTPS, so it pays these imports; so does the bench
+import urllib.request  # noqa: E402,F401
+from ansible_collections.quietnode.baseline.plugins.module_utils import _blocklist_feeds as feeds  # noqa: E402
+
+with open(sys.argv[2], "rb") as handle:
+    body = handle.read()
+feeds.fetch = lambda url, checksum=None, timeout=60, context=None: body
+atexit.register(lambda: sys.stderr.write("BENCH_RSS %%s %%s\\n" %% tuple(
+    resource.getrusage(who).ru_maxrss / 1024.0 for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))))
+sys.exit(feeds.main([sys.argv[1]]))
+"""
+
+
+def refresh_script(work):
+    """The refresh script and its own copy of the module_utils the role copies to the host."""
+    import yaml
+    with open(os.path.join(ROOT, "roles", "blocklist", "vars", "main.yml")) as handle:
+        names = yaml.safe_load(handle)["__blocklist_refresh_module_utils"]
+    lib = os.path.join(work, "lib")
+    dest = os.path.join(lib, "ansible_collections", "quietnode", "baseline", "plugins", "module_utils")
+    os.makedirs(dest)
+    for name in names:
+        shutil.copy(os.path.join(ROOT, "plugins", "module_utils", name), dest)
+    path = os.path.join(work, "quietnode-blocklist-refresh")
+    with open(path, "w") as handle:
+        handle.write(REFRESH_SCRIPT % {"lib": lib})
+    return path
+
+
 def _self(*args, **kwargs):
     env = dict(os.environ, PYTHONPATH=COLLECTIONS)
     proc = subprocess.run([PYTHON, os.path.abspath(__file__)] + list(args), capture_output=True, text=True,
@@ -191,10 +207,15 @@ class Netns(object):
             raise SystemExit("%s failed: %s" % (" ".join(argv), proc.stderr[-2000:]))
         return seconds, proc
 
-    def refresh(self, config, feed):
-        argv = ["env", "PYTHONPATH=%s" % COLLECTIONS, PYTHON, os.path.abspath(__file__), "--refresh", config, feed]
-        seconds, proc = self.timed(argv)
-        return seconds, json.loads(proc.stdout)
+    def refresh(self, script, config, feed):
+        seconds, proc = self.timed([PYTHON, "-I", script, config, feed])
+        with open(config) as handle:
+            cache_dir = json.load(handle)["cache_dir"]
+        with open(os.path.join(cache_dir, bfeeds.STATE_FILE)) as handle:
+            state = json.load(handle)
+        state["rss_mb"], state["nft_rss_mb"] = [float(value) for line in proc.stderr.splitlines()
+                                                if line.startswith("BENCH_RSS") for value in line.split()[1:]]
+        return seconds, state
 
     def module(self, work, normalised, state_dir, check=False):
         args = os.path.join(work, "args.json")
@@ -218,12 +239,9 @@ def main():
     parser.add_argument("--skip-ipaddress", action="store_true", help="skip the slow ipaddress.collapse_addresses baseline")
     parser.add_argument("--worker", nargs=3, metavar=("KIND", "IN", "OUT"), help=argparse.SUPPRESS)
     parser.add_argument("--module", metavar="ARGS", help=argparse.SUPPRESS)
-    parser.add_argument("--refresh", nargs=2, metavar=("CONFIG", "FEED"), help=argparse.SUPPRESS)
     opts = parser.parse_args()
     if opts.worker:
         return worker(*opts.worker)
-    if opts.refresh:
-        return _refresh_alone(*opts.refresh)
     if opts.module:
         return _module_alone(opts.module)
     if os.geteuid() != 0 or not shutil.which("nft") or not shutil.which("ip"):
@@ -260,6 +278,7 @@ def main():
         with open(single, "w") as handle:
             handle.write(single_interval_sets(lists))
 
+        script_path = refresh_script(work)
         with Netns() as ns:
             samples = {}
 
@@ -288,11 +307,11 @@ def main():
                 shutil.rmtree(state, ignore_errors=True)
                 shutil.rmtree(os.path.join(work, "cache"), ignore_errors=True)
                 config = refresh_config(work, state)
-                seconds, refreshed = ns.refresh(config, raw)
+                seconds, refreshed = ns.refresh(script_path, config, raw)
                 keep("refresh_first", seconds)
-                seconds, refreshed_1pct = ns.refresh(config, changed_raw)
+                seconds, refreshed_1pct = ns.refresh(script_path, config, changed_raw)
                 keep("refresh_one", seconds)
-                seconds, refreshed_same = ns.refresh(config, changed_raw)
+                seconds, refreshed_same = ns.refresh(script_path, config, changed_raw)
                 keep("refresh_same", seconds)
                 ns.timed(["nft", "delete", "table", "inet", TABLE])
             raw_single, raw_load, raw_replace, terse, first, again, check, one, refresh_first, refresh_one, refresh_same = [
