@@ -16,6 +16,9 @@ description:
   - When the controller has the C(mitogen) package (pinned in the project's requirements.txt), each host keeps one
     Python interpreter for the whole play and modules run in it, instead of a new interpreter per task.
     A re-apply of C(site.yml) is then bound by the tasks' own work rather than by starting Python on the host.
+  - On a controller with fewer than 4 CPUs, Mitogen's CPU pinning is turned off and the kernel schedules the
+    controller, the task workers and the multiplexer (pinned, they shared one CPU and left the other to the
+    multiplexer).
   - Without Mitogen it is the plain C(linear) strategy and prints one warning saying so.
   - Enabled in the project's C(ansible.cfg) with C(strategy = quietnode.baseline.fast_linear);
     a play or C(ANSIBLE_STRATEGY=linear) can always choose the plain strategy instead.
@@ -23,14 +26,31 @@ author:
   - quietnode maintainers (@quietnode)
 """
 
+import os
+
 from ansible.plugins.strategy.linear import StrategyModule as _Linear
 from ansible.utils.display import Display
 
 try:
+    import ansible_mitogen.affinity
     import ansible_mitogen.loaders
     import ansible_mitogen.strategy
 except ImportError:
     ansible_mitogen = None
+
+# Mitogen pins its processes to CPUs. Below this many it reserves one CPU for its multiplexer and pins the
+# controller and every task's worker to the other; on 2 CPUs a site.yml re-apply measured about 1 s slower that
+# way (tests/bench/bench_site.sh), and more under load. There the kernel schedules them instead.
+PIN_FROM_CPUS = 4
+
+
+def leave_scheduling_to_the_kernel(cpu_count):
+    """Replace Mitogen's CPU pinning with its no-op policy on a controller with fewer than PIN_FROM_CPUS CPUs."""
+    if ansible_mitogen is not None and cpu_count < PIN_FROM_CPUS:
+        ansible_mitogen.affinity.policy = ansible_mitogen.affinity.Policy()
+
+
+leave_scheduling_to_the_kernel(os.cpu_count() or 1)
 
 if ansible_mitogen is not None:
     class StrategyModule(ansible_mitogen.strategy.StrategyMixin,

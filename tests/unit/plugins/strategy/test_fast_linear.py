@@ -1,6 +1,7 @@
 """The fast_linear strategy: Mitogen's linear strategy when Mitogen imports, the plain one (with a warning) when not."""
 
 import importlib
+import os
 import sys
 from unittest import mock
 
@@ -12,14 +13,18 @@ NAME = "ansible_collections.quietnode.baseline.plugins.strategy.fast_linear"
 
 @pytest.fixture(autouse=True)
 def _fresh_import():
-    # Each test imports the plugin anew; none leaves its variant behind for later tests.
+    # Each test imports the plugin anew; none leaves its variant (or Mitogen's policy it set) behind for later tests.
+    import ansible_mitogen.affinity
+    policy = ansible_mitogen.affinity.policy
     sys.modules.pop(NAME, None)
     yield
     sys.modules.pop(NAME, None)
+    ansible_mitogen.affinity.policy = policy
 
 
 def _load(block_mitogen):
-    blocked = {"ansible_mitogen": None, "ansible_mitogen.loaders": None, "ansible_mitogen.strategy": None}
+    blocked = {"ansible_mitogen": None, "ansible_mitogen.affinity": None, "ansible_mitogen.loaders": None,
+               "ansible_mitogen.strategy": None}
     with mock.patch.dict(sys.modules, blocked if block_mitogen else {}):
         return importlib.import_module(NAME)
 
@@ -42,3 +47,43 @@ def test_without_mitogen_it_is_plain_linear_and_says_so():
         plugin.StrategyModule(tqm=None)
     assert len(warnings) == 1 and "mitogen package is not installed" in warnings[0]
     assert "make setup" in warnings[0]
+
+
+def _cpus_after(assign):
+    """The CPUs a forked child may run on after assign() (a policy's pinning applies to the calling process)."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            assign()
+            os.write(write, ",".join(str(cpu) for cpu in sorted(os.sched_getaffinity(0))).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    with os.fdopen(read) as handle:
+        return set(int(cpu) for cpu in handle.read().split(","))
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="pinning is only visible with two CPUs or more")
+def test_below_four_cpus_workers_and_the_controller_are_not_pinned():
+    import ansible_mitogen.affinity
+
+    allowed = os.sched_getaffinity(0)
+    mitogens = ansible_mitogen.affinity.LinuxPolicy(cpu_count=2)
+    assert len(_cpus_after(mitogens.assign_worker)) == 1  # what Mitogen does on two CPUs
+    plugin = _load(block_mitogen=False)
+    plugin.leave_scheduling_to_the_kernel(2)
+    policy = ansible_mitogen.affinity.policy
+    assert _cpus_after(policy.assign_worker) == allowed
+    assert _cpus_after(policy.assign_controller) == allowed
+    assert _cpus_after(lambda: policy.assign_muxprocess(0)) == allowed
+
+
+def test_from_four_cpus_mitogen_keeps_its_pinning():
+    import ansible_mitogen.affinity
+
+    plugin = _load(block_mitogen=False)
+    ansible_mitogen.affinity.policy = mitogens = ansible_mitogen.affinity.LinuxPolicy(cpu_count=4)
+    plugin.leave_scheduling_to_the_kernel(4)
+    assert ansible_mitogen.affinity.policy is mitogens
