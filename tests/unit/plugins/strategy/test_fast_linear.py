@@ -87,3 +87,35 @@ def test_from_four_cpus_mitogen_keeps_its_pinning():
     ansible_mitogen.affinity.policy = mitogens = ansible_mitogen.affinity.LinuxPolicy(cpu_count=4)
     plugin.leave_scheduling_to_the_kernel(4)
     assert ansible_mitogen.affinity.policy is mitogens
+
+
+def test_collections_are_listed_once_and_give_the_host_mitogens_own_paths():
+    import ansible_mitogen.planner
+    from ansible.collections import list as collection_list
+
+    original = ansible_mitogen.planner._load_collections
+    calls = []
+    listed = [b"/x/ansible_collections/a/b", b"/y/ansible_collections/c/d"]
+
+    def list_collection_dirs():
+        calls.append(1)
+        return iter(listed)
+
+    class Invocation(object):
+        def __init__(self):
+            self._extra_sys_paths = set()
+    try:
+        with mock.patch.object(collection_list, "list_collection_dirs", list_collection_dirs):
+            theirs = Invocation()
+            original(theirs)
+            plugin = _load(block_mitogen=False)
+            plugin.list_collections_once()
+            plugin.list_collections_once()  # a later play in the same run
+            ours = [Invocation(), Invocation()]
+            for invocation in ours:
+                ansible_mitogen.planner._load_collections(invocation)
+        assert len(calls) == 2  # Mitogen's own call, then ours once
+        assert [invocation._extra_sys_paths for invocation in ours] == [theirs._extra_sys_paths] * 2
+        assert theirs._extra_sys_paths == {"/x/ansible_collections/a/b", "/y/ansible_collections/c/d"}
+    finally:
+        ansible_mitogen.planner._load_collections = original
