@@ -16,6 +16,10 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.quietnode.baseline.plugins.module_utils._check_vars import ADDRESS_VARIABLES, check
 
 
+# libyaml's loader where PyYAML has it: the same data, read about ten times faster (every run reads each spec).
+_LOADER = getattr(yaml, 'CSafeLoader', yaml.SafeLoader)
+
+
 def _role(spec_path):
     return os.path.basename(os.path.dirname(os.path.dirname(spec_path)))
 
@@ -35,7 +39,7 @@ class ActionModule(ActionBase):
         options, owner = {}, {}
         for spec_path in sorted(specs):
             with open(spec_path) as handle:
-                found = (yaml.safe_load(handle)['argument_specs'].get(entry) or {}).get('options', {})
+                found = (yaml.load(handle, Loader=_LOADER)['argument_specs'].get(entry) or {}).get('options', {})
             for name, spec in found.items():
                 options.setdefault(name, spec)
                 owner.setdefault(name, _role(spec_path))
