@@ -456,3 +456,12 @@ def test_real_nft_in_throwaway_netns(tmp_path):
         assert TABLE not in run(["nft", "-t", "list", "ruleset"])[1]
     finally:
         subprocess.call(["ip", "netns", "delete", netns])
+
+
+def test_the_role_looks_for_the_files_the_module_persists():
+    # roles/blocklist/tasks/absent.yml finds leftovers by these names; a rename here must reach the role.
+    import yaml
+    root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
+    with open(os.path.join(root, "roles", "blocklist", "vars", "main.yml")) as handle:
+        names = yaml.safe_load(handle)["__blocklist_persisted_files"]
+    assert sorted(names) == sorted([nftmod.NFT_FILE, nftmod.LIST_FILE])
