@@ -18,6 +18,8 @@ description:
     A re-apply of C(site.yml) is then bound by the tasks' own work rather than by starting Python on the host.
   - Mitogen lists the installed collections once per run, in the controller, rather than in each task's worker that
     runs a module from a collection.
+  - Mitogen compiles each module_util's source once per run to find what a module imports, rather than once for every
+    module that imports it.
   - On a controller with fewer than 4 CPUs, Mitogen's CPU pinning is turned off and the kernel schedules the
     controller, the task workers and the multiplexer (pinned, they shared one CPU and left the other to the
     multiplexer).
@@ -28,6 +30,7 @@ author:
   - quietnode maintainers (@quietnode)
 """
 
+import builtins
 import os
 
 from ansible.plugins.strategy.linear import StrategyModule as _Linear
@@ -36,6 +39,7 @@ from ansible.utils.display import Display
 try:
     import ansible_mitogen.affinity
     import ansible_mitogen.loaders
+    import ansible_mitogen.module_finder
     import ansible_mitogen.planner
     import ansible_mitogen.strategy
 except ImportError:
@@ -72,6 +76,25 @@ def list_collections_once():
     ansible_mitogen.planner._load_collections = load_collections
 
 
+def compile_each_source_once():
+    """To find the module_utils a module needs, Mitogen compiles the module and every module_util it imports, anew
+    for each module a run uses: in one re-apply, 748 compiles of 137 sources, 1.25 s where 0.25 s would do, in the
+    multiplexer while the task waits. Code objects are immutable, so one compile of each source serves every scan.
+    Applied before the multiplexer forks."""
+    finder = ansible_mitogen.module_finder
+    if getattr(getattr(finder, "compile", None), "once", False):
+        return
+    compiled = {}
+
+    def compile_once(source, filename, mode, *args, **kwargs):
+        key = (source, filename, mode, args, tuple(sorted(kwargs.items())))
+        if key not in compiled:
+            compiled[key] = builtins.compile(source, filename, mode, *args, **kwargs)
+        return compiled[key]
+    compile_once.once = True
+    finder.compile = compile_once
+
+
 if ansible_mitogen is not None:
     class StrategyModule(ansible_mitogen.strategy.StrategyMixin,
                          ansible_mitogen.loaders.strategy_loader.get("linear", class_only=True)):
@@ -79,6 +102,7 @@ if ansible_mitogen is not None:
 
         def run(self, iterator, play_context, result=0):
             list_collections_once()
+            compile_each_source_once()
             return super(StrategyModule, self).run(iterator, play_context, result)
 
 else:

@@ -1,5 +1,6 @@
 """The fast_linear strategy: Mitogen's linear strategy when Mitogen imports, the plain one (with a warning) when not."""
 
+import builtins
 import importlib
 import os
 import sys
@@ -119,3 +120,33 @@ def test_collections_are_listed_once_and_give_the_host_mitogens_own_paths():
         assert theirs._extra_sys_paths == {"/x/ansible_collections/a/b", "/y/ansible_collections/c/d"}
     finally:
         ansible_mitogen.planner._load_collections = original
+
+
+def test_each_source_is_compiled_once_and_the_scan_finds_what_mitogens_does():
+    import ansible.module_utils
+    import ansible.modules.ping
+    import ansible.modules.stat
+    import ansible_mitogen.module_finder as finder
+
+    search = (os.path.dirname(ansible.module_utils.__file__),)
+    modules = [("ansible.modules.ping", ansible.modules.ping.__file__),
+               ("ansible.modules.stat", ansible.modules.stat.__file__)]
+    theirs = [finder.scan(name, path, search) for name, path in modules]
+    plugin = _load(block_mitogen=False)
+    compiled = []
+    real = builtins.compile
+
+    def counting(*args, **kwargs):
+        compiled.append(args[1])
+        return real(*args, **kwargs)
+    try:
+        with mock.patch("builtins.compile", counting):
+            plugin.compile_each_source_once()
+            plugin.compile_each_source_once()  # a later play in the same run keeps the one cache
+            ours = [finder.scan(name, path, search) for name, path in modules]
+        assert ours == theirs
+        assert "ansible.module_utils.basic" in compiled
+        assert len(compiled) == len(set(compiled))  # ping and stat share basic and its imports: compiled once
+        assert len(theirs[1]) > 10 and len(compiled) < sum(len(found) + 1 for found in theirs)
+    finally:
+        del finder.compile  # Mitogen's module uses the builtin again
