@@ -28,6 +28,13 @@ class ActionModule(ActionBase):
 
     _requires_connection = False
 
+    @classmethod
+    def finalize_task_arg(cls, name, value, templar, context):
+        # Left as written: the conditions are evaluated, and the message templated, only once every type is right.
+        if name in ('that', 'fail_msg'):
+            return value
+        return super(ActionModule, cls).finalize_task_arg(name, value, templar, context)
+
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
         task_vars = task_vars or {}
@@ -61,4 +68,11 @@ class ActionModule(ActionBase):
         result.update(changed=False, checked=sorted(values))
         if problems:
             result.update(failed=True, problems=problems, msg='%s Nothing was changed.' % ' '.join(said))
+            return result
+        that = self._task.args.get('that') or []
+        for condition in [that] if isinstance(that, string_types) else that:
+            if not self._templar.evaluate_conditional(conditional=condition):
+                message = self._templar.template(self._task.args.get('fail_msg') or 'A variable is out of range.')
+                result.update(failed=True, assertion=condition, msg='%s Nothing was changed.' % message)
+                break
         return result

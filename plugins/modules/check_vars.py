@@ -19,6 +19,8 @@ description:
     what it got and how to write it, when a list option holds a string, a mapping option or a list element has the
     wrong type, an address or network list holds something that is not an IPv4/IPv6 address or network, or a port list
     holds something that is not PORT/PROTOCOL with ports 1-65535.
+  - Then it checks the role's own conditions (O(that)), so one task checks both what the spec declares and what it
+    cannot express.
 author:
   - quietnode maintainers (@quietnode)
 options:
@@ -45,12 +47,28 @@ options:
       - The firewall role passes the firewalld services the host defines, so a misspelt service fails before any file is written.
     type: dict
     default: {}
+  that:
+    description:
+      - Conditions, as in C(ansible.builtin.assert), that the role's values must meet beyond their types, such as
+        ranges and formats.
+      - They are read only when every type is right, so a value of the wrong type is named by its type message.
+    type: list
+    elements: str
+    default: []
+  fail_msg:
+    description:
+      - The message when a condition in O(that) is false, templated only then; C(Nothing was changed.) is added.
+    type: str
+    default: A variable is out of range.
 """
 
 EXAMPLES = r"""
 - name: Check the role's variables before anything changes
   quietnode.baseline.check_vars:
     spec: "{{ role_path }}/meta/argument_specs.yml"
+    that:
+      - atop_interval_seconds | int >= 10
+    fail_msg: "atop: atop_interval_seconds must be at least 10, got {{ atop_interval_seconds }}."
 """
 
 RETURN = r"""
@@ -71,7 +89,9 @@ from ansible.module_utils.basic import AnsibleModule
 
 def main():
     module = AnsibleModule(argument_spec=dict(spec=dict(type='list', elements='path', default=[]), roles_dir=dict(type='path'),
-                                              entry=dict(type='str', default='main'), known=dict(type='dict', default={})),
+                                              entry=dict(type='str', default='main'), known=dict(type='dict', default={}),
+                                              that=dict(type='list', elements='str', default=[]),
+                                              fail_msg=dict(type='str', default='A variable is out of range.')),
                            supports_check_mode=True)
     module.fail_json(msg='check_vars runs on the controller as an action plugin; it was called as a module.')
 

@@ -21,3 +21,91 @@ def test_the_fast_loader_reads_each_spec_as_the_safe_loader_does(path):
     with open(path) as handle:
         text = handle.read()
     assert yaml.load(text, Loader=check_vars._LOADER) == yaml.safe_load(text)
+
+
+SPEC = """---
+argument_specs:
+  main:
+    short_description: Fixture
+    options:
+      fixture_count:
+        type: int
+        description: A count.
+      fixture_names:
+        type: list
+        elements: str
+        description: Names.
+"""
+
+# Each case runs the real action in a real play; the message of the range check names a variable that does not
+# exist, so templating it when it is not needed fails the run.
+PLAYBOOK = """---
+- name: Fixture play
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Check the fixture's variables
+      quietnode.baseline.check_vars:
+        spec: "{spec}"
+        that:
+          - fixture_count | int >= 10
+          - fixture_names | length > 0
+        fail_msg: "{message}"
+      register: outcome
+      ignore_errors: true
+
+    - name: Keep the outcome for the test
+      ansible.builtin.copy:
+        content: "{{{{ outcome | to_json }}}}"
+        dest: "{out}"
+        mode: "0600"
+"""
+
+
+def _run(tmp_path, extra, message="fixture: fixture_count must be at least 10, got {{ fixture_count }}."):
+    import json
+    import subprocess
+    import sys
+
+    (tmp_path / "fixture" / "meta").mkdir(parents=True)
+    spec = tmp_path / "fixture" / "meta" / "argument_specs.yml"  # as in a role, whose name the messages give
+    spec.write_text(SPEC)
+    out = tmp_path / "outcome.json"
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(PLAYBOOK.format(spec=spec, out=out, message=message))
+    inventory = tmp_path / "hosts"
+    inventory.write_text("localhost ansible_connection=local ansible_python_interpreter=%s\n" % sys.executable)
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, "collections"),
+               ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_STRATEGY="linear")
+    cli = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+    proc = subprocess.run([cli, "-i", str(inventory), str(playbook), "-e", json.dumps(extra)], env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, check=False)
+    assert proc.returncode == 0, proc.stdout
+    return json.loads(out.read_text())
+
+
+def test_values_in_range_pass(tmp_path):
+    outcome = _run(tmp_path, {"fixture_count": 12, "fixture_names": ["a"]})
+    assert not outcome.get("failed") and outcome["changed"] is False
+    assert outcome["checked"] == ["fixture_count", "fixture_names"]
+
+
+def test_a_value_out_of_range_fails_with_the_roles_message(tmp_path):
+    outcome = _run(tmp_path, {"fixture_count": 3, "fixture_names": ["a"]})
+    assert outcome["failed"] is True
+    assert outcome["msg"] == "fixture: fixture_count must be at least 10, got 3. Nothing was changed."
+    assert outcome["assertion"] == "fixture_count | int >= 10"
+
+
+def test_the_second_condition_is_checked_too(tmp_path):
+    outcome = _run(tmp_path, {"fixture_count": 12, "fixture_names": []}, message="fixture: name one at least.")
+    assert outcome["failed"] is True and outcome["assertion"] == "fixture_names | length > 0"
+    assert outcome["msg"] == "fixture: name one at least. Nothing was changed."
+
+
+def test_a_wrong_type_is_named_before_any_range_is_read(tmp_path):
+    # "abc" | length > 0 would pass and the message would fail to template: neither may happen.
+    outcome = _run(tmp_path, {"fixture_count": 12, "fixture_names": "abc"}, message="{{ no_such_variable }}")
+    assert outcome["failed"] is True
+    assert outcome["msg"].startswith("fixture: fixture_names must be a list, got the string 'abc'.")
+    assert "assertion" not in outcome
