@@ -197,3 +197,21 @@ def test_bad_settings_fail_first_naming_the_variable(host, extra, message):
     # The first task of the first play: no role ran.
     assert "TASK [quietnode.baseline.ssh_lockdown" not in out
     assert host.check_output("cat /etc/sysstat/sysstat /etc/firewalld/zones/*.xml /etc/ssh/sshd_config.d/*.conf | sha256sum") == before
+
+
+# Ranges a type cannot express are checked by each role's first task, in the same check as its types.
+OUT_OF_RANGE = [
+    ('{"firewall_rollback_delay": 5}', "firewall_rollback_delay is at least 15 seconds (got 5)"),
+    ('{"atop_interval_seconds": 5}', "atop: atop_interval_seconds must be at least 10 (got 5)"),
+]
+
+
+@pytest.mark.parametrize("extra,message", OUT_OF_RANGE, ids=[m.split()[0] for _e, m in OUT_OF_RANGE])
+def test_a_value_out_of_range_fails_in_its_role_naming_it(host, extra, message):
+    before = host.check_output("cat /etc/firewalld/zones/*.xml /etc/default/atop | sha256sum")
+    rc, out = playbook("site.yml", "-e", extra)
+    assert rc != 0
+    said = " ".join(out.split())  # the result callback wraps long messages
+    assert message in said and "Nothing was changed." in said, out[-3000:]
+    assert recap(out)["changed"] == "0" and recap(out)["failed"] == "1"
+    assert host.check_output("cat /etc/firewalld/zones/*.xml /etc/default/atop | sha256sum") == before
