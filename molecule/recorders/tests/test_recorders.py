@@ -91,6 +91,19 @@ def test_atop_is_restarted_when_the_accounting_file_is_rotated(host):
     assert after and after != before
 
 
+@pytest.mark.parametrize("signal", ["KILL", "TERM"])
+def test_atop_comes_back_after_it_is_killed(host, signal):
+    """An intruder's kill, or the OOM killer's, must not end the recording until the next run."""
+    before = host.check_output("systemctl show -p MainPID --value atop.service")
+    assert before != "0"
+    host.check_output("kill -%s %s", signal, before)
+    # RestartSec=10s: allow for a busy machine.
+    after = _wait(lambda: (lambda p: p if p not in ("0", before) else None)(
+        host.check_output("systemctl show -p MainPID --value atop.service")), 60)
+    assert after, host.run("systemctl status --no-pager atop.service").stdout
+    assert host.service("atop").is_running
+
+
 def _pacct_grows(host):
     """The kernel appends a record to acct's file as each process ends; a file that stays put means off."""
     before = int(host.check_output("stat -c %%s %s", PACCT))
