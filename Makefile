@@ -71,7 +71,9 @@ molecule-vm: setup
 molecule-all: setup images
 	@QN_MOLECULE_JOBS=$(MOLECULE_JOBS) bash tests/scripts/molecule.sh "$(VM_SCENARIOS) $(SCENARIOS)" "$(DISTROS)"
 
-test: lint sanity unit molecule-all
+# Everything a lane needs (venv, images, Chromium) first: apt and pip must not run twice at once.
+test: setup images chromium
+	@bash tests/scripts/test.sh
 	@echo "make test: all gates passed"
 
 demo: setup images
