@@ -69,10 +69,23 @@ class ActionModule(ActionBase):
         if problems:
             result.update(failed=True, problems=problems, msg='%s Nothing was changed.' % ' '.join(said))
             return result
+        # Every condition is read, so the message names each broken rule and only those.
         that = self._task.args.get('that') or []
-        for condition in [that] if isinstance(that, string_types) else that:
+        failing = []
+        for item in [that] if isinstance(that, (string_types, dict)) else that:
+            condition, message = (item.get('that'), item.get('msg')) if isinstance(item, dict) else (item, None)
             if not self._templar.evaluate_conditional(conditional=condition):
-                message = self._templar.template(self._task.args.get('fail_msg') or 'A variable is out of range.')
-                result.update(failed=True, assertion=condition, msg='%s Nothing was changed.' % message)
-                break
+                failing.append((condition, message))
+        if failing:
+            # The role's name once, then each broken rule's own message; a plain condition's is fail_msg.
+            own = []
+            for condition, message in failing:
+                text = self._templar.template(message) if message is not None else None
+                if text is not None and text not in own:
+                    own.append(text)
+            said = ['%s: %s' % (_role(sorted(specs)[0]) if specs else 'quietnode', ' '.join(own))] if own else []
+            if any(message is None for condition, message in failing):
+                said.append(self._templar.template(self._task.args.get('fail_msg') or 'A variable is out of range.'))
+            result.update(failed=True, assertion=failing[0][0], assertions=[c for c, m in failing],
+                          msg='%s Nothing was changed.' % ' '.join(said))
         return result

@@ -52,7 +52,17 @@ def _example(name, spec):
         return '%s: [first, second] or one item per line starting with "- "' % name
     if spec.get('type') == 'dict':
         return '%s: {key: value}' % name
-    return '%s: <a %s>' % (name, spec.get('type', 'str'))
+    return '%s: %s' % (name, _SCALAR_EXAMPLES.get(spec.get('type', 'str'), '<a %s>' % spec.get('type')))
+
+
+# How a value of each scalar type is written in YAML, for the fix a message gives.
+_SCALAR_EXAMPLES = {
+    'int': '<a whole number, without quotes>',
+    'float': '<a number, without quotes>',
+    'bool': 'true or false',
+    'str': '"<text>"',
+    'path': '<an absolute path>',
+}
 
 
 def type_error(name, spec, value):

@@ -51,13 +51,17 @@ options:
     description:
       - Conditions, as in C(ansible.builtin.assert), that the role's values must meet beyond their types, such as
         ranges and formats.
+      - Each item is a dict with C(that), the condition, and C(msg), the message when it is false (templated only
+        then, and said after the role's name); or a plain condition, whose message is O(fail_msg).
       - They are read only when every type is right, so a value of the wrong type is named by its type message.
+      - Every condition is read, and the message names each false one and only those.
     type: list
-    elements: str
+    elements: raw
     default: []
   fail_msg:
     description:
-      - The message when a condition in O(that) is false, templated only then; C(Nothing was changed.) is added.
+      - The message when a plain condition in O(that) is false, templated only then; C(Nothing was changed.) is
+        added.
     type: str
     default: A variable is out of range.
 """
@@ -67,8 +71,8 @@ EXAMPLES = r"""
   quietnode.baseline.check_vars:
     spec: "{{ role_path }}/meta/argument_specs.yml"
     that:
-      - atop_interval_seconds | int >= 10
-    fail_msg: "atop: atop_interval_seconds must be at least 10, got {{ atop_interval_seconds }}."
+      - that: atop_interval_seconds | int >= 10
+        msg: atop_interval_seconds must be at least 10 seconds (got {{ atop_interval_seconds }}).
 """
 
 RETURN = r"""
@@ -78,8 +82,13 @@ checked:
   type: list
   elements: str
 problems:
-  description: One message per problem, each naming the variable and the fix.
+  description: One message per type problem, each naming the variable and the fix.
   returned: failure
+  type: list
+  elements: str
+assertions:
+  description: The conditions in O(that) that were false.
+  returned: when a condition failed
   type: list
   elements: str
 """
@@ -90,7 +99,7 @@ from ansible.module_utils.basic import AnsibleModule
 def main():
     module = AnsibleModule(argument_spec=dict(spec=dict(type='list', elements='path', default=[]), roles_dir=dict(type='path'),
                                               entry=dict(type='str', default='main'), known=dict(type='dict', default={}),
-                                              that=dict(type='list', elements='str', default=[]),
+                                              that=dict(type='list', elements='raw', default=[]),
                                               fail_msg=dict(type='str', default='A variable is out of range.')),
                            supports_check_mode=True)
     module.fail_json(msg='check_vars runs on the controller as an action plugin; it was called as a module.')

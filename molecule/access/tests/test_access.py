@@ -190,8 +190,11 @@ BAD_SETTINGS = [
     ('{"ssh_lockdown_admin_users": "alice"}', "ssh_lockdown_admin_users must be a list, got the string 'alice'", True),
     ('{"quietnode_management_allowlist": ["300.1.2.3"]}', "quietnode_management_allowlist holds '300.1.2.3'", True),
     ('{"firewall_ports": ["99999/tcp"]}', "firewall_ports holds '99999/tcp'", True),
-    ('{"firewall_rollback_delay": 5}', "firewall_rollback_delay is at least 15 seconds (got 5)", False),
-    ('{"atop_interval_seconds": 5}', "atop: atop_interval_seconds must be at least 10 (got 5)", False),
+    # Only the broken rule is named: "firewall: " is followed by it, then the end of the message.
+    ('{"firewall_rollback_delay": 5}',
+     "firewall: firewall_rollback_delay must be at least 15 seconds (got 5). Nothing was changed.", False),
+    ('{"atop_interval_seconds": 5}',
+     "atop: atop_interval_seconds must be at least 10 seconds (got 5). Nothing was changed.", False),
 ]
 WATCHED = "cat /etc/sysstat/sysstat /etc/firewalld/zones/*.xml /etc/ssh/sshd_config.d/*.conf /etc/default/atop | sha256sum"
 

@@ -48,8 +48,7 @@ PLAYBOOK = """---
       quietnode.baseline.check_vars:
         spec: "{spec}"
         that:
-          - fixture_count | int >= 10
-          - fixture_names | length > 0
+{that}
         fail_msg: "{message}"
       register: outcome
       ignore_errors: true
@@ -62,7 +61,21 @@ PLAYBOOK = """---
 """
 
 
-def _run(tmp_path, extra, message="fixture: fixture_count must be at least 10, got {{ fixture_count }}."):
+PLAIN = """\
+          - fixture_count | int >= 10
+          - fixture_names | length > 0"""
+
+# One message per condition, as the roles write them.
+EACH = """\
+          - that: fixture_count | int >= 10
+            msg: fixture_count must be at least 10 (got {{ fixture_count }}).
+          - that: fixture_names | length > 0
+            msg: fixture_names must name one at least.
+          - that: fixture_count | int < 100
+            msg: fixture_count must be below 100 (got {{ fixture_count }}){{ no_such_variable }}."""
+
+
+def _run(tmp_path, extra, message="fixture: fixture_count must be at least 10, got {{ fixture_count }}.", that=PLAIN):
     import json
     import subprocess
     import sys
@@ -72,7 +85,7 @@ def _run(tmp_path, extra, message="fixture: fixture_count must be at least 10, g
     spec.write_text(SPEC)
     out = tmp_path / "outcome.json"
     playbook = tmp_path / "play.yml"
-    playbook.write_text(PLAYBOOK.format(spec=spec, out=out, message=message))
+    playbook.write_text(PLAYBOOK.format(spec=spec, out=out, message=message, that=that))
     inventory = tmp_path / "hosts"
     inventory.write_text("localhost ansible_connection=local ansible_python_interpreter=%s\n" % sys.executable)
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, "collections"),
@@ -109,3 +122,17 @@ def test_a_wrong_type_is_named_before_any_range_is_read(tmp_path):
     assert outcome["failed"] is True
     assert outcome["msg"].startswith("fixture: fixture_names must be a list, got the string 'abc'.")
     assert "assertion" not in outcome
+
+
+def test_each_false_condition_is_named_and_only_those(tmp_path):
+    # The third message would not template: a condition that holds must not have its message read.
+    outcome = _run(tmp_path, {"fixture_count": 3, "fixture_names": []}, that=EACH)
+    assert outcome["failed"] is True
+    assert outcome["msg"] == ("fixture: fixture_count must be at least 10 (got 3). "
+                              "fixture_names must name one at least. Nothing was changed.")
+    assert outcome["assertions"] == ["fixture_count | int >= 10", "fixture_names | length > 0"]
+
+
+def test_conditions_with_their_own_messages_pass_when_all_hold(tmp_path):
+    outcome = _run(tmp_path, {"fixture_count": 12, "fixture_names": ["a"]}, that=EACH)
+    assert not outcome.get("failed")
