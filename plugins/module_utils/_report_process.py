@@ -26,6 +26,8 @@ AtopRow = collections.namedtuple('AtopRow', 'epoch interval pid ppid uid user na
                                             'write_kb started ref')
 # The recorders themselves: labelled, never flagged.
 RECORDER_COMMANDS = ('atop', 'atopacctd', 'accton', 'sadc', 'sa1', 'sa2')
+# Mitogen titles the Python it starts for Ansible with the controller's user, host and pid.
+MITOGEN_TITLE = re.compile(r'\(mitogen:([^@()\s]+)@([^:()\s]+):(\d+)\)')
 # Paths below which a package manager, not a person, installs units and setuid programs.
 PACKAGE_PATHS = ('/usr/', '/lib/', '/bin/', '/sbin/')
 # Surfaces whose change is an intrusion's way back in, with the words a reader sees.
@@ -89,10 +91,34 @@ def own_pids(ev):
     return own
 
 
+def ansible_origin(ev, row):
+    """user@host of the controller that started this Mitogen interpreter, else None. A become (sudo) context is
+    titled with the interpreter on the host that started it, so the titles are followed up to the controller's."""
+    title = MITOGEN_TITLE.search(row.cmdline or '')
+    if not title:
+        return None
+    titles = getattr(ev, '_mitogen_titles', None)
+    if titles is None:
+        titles = ev._mitogen_titles = {}
+        for other in ev.atop:
+            found = MITOGEN_TITLE.search(other.cmdline or '')
+            if found:
+                titles[other.pid] = found
+    seen = set()
+    while int(title.group(3)) in titles and title.group(3) not in seen:
+        seen.add(title.group(3))
+        title = titles[int(title.group(3))]
+    return '%s@%s' % title.group(1, 2)
+
+
 def label(ev, row, own):
     """Why a process is not suspicious: the collection itself, a recorder or a known maintenance job."""
     if row.pid in own or row.ppid in own:
         return 'this collection'
+    # An earlier Ansible run (site.yml just before, say) is not this collection: say whose it was.
+    origin = ansible_origin(ev, row)
+    if origin:
+        return 'Ansible, run from %s' % origin
     if row.uid == 0 and row.epoch >= ev.started - 120 and rules.COLLECTOR_COMMANDS.match(row.name):
         return 'this collection'
     if row.name in RECORDER_COMMANDS:

@@ -205,3 +205,21 @@ def test_range_table_rows_come_from_atop(tmp_path):
     assert dropped == 0 and rows[0][3:5] == ['www-data', '/var/tmp/.kworkerd /dev/zero']
     # each row is one atop interval: [start, end] spans that interval, CPU within it
     assert all(r[1] - r[0] in (60, 7) or r[1] - r[0] > 60 for r in rows) and rows[0][2] <= 60
+
+
+# A real bundle from the README's own commands (fixtures/report/readme-debian12.tar.gz: a Debian 12 container,
+# site.yml and its re-apply over SSH from the controller root@vm, then collect_evidence.yml, trimmed with
+# tests/scripts/trim_bundle.py). atop holds the re-apply's Mitogen interpreters, titled with the controller.
+README_BUNDLE = os.path.join(HERE, '..', '..', 'fixtures', 'report', 'readme-debian12.tar.gz')
+
+
+def test_an_earlier_ansible_run_is_named_as_ansible_not_as_this_collection():
+    ev = rb.read_bundle(README_BUNDLE)
+    top = of(rr.evaluate(ev, rr.Context()), 'cpu-top')[0]
+    rows = top['facts']['top']
+    ansible = [t for t in rows if '(mitogen:' in t['command_line']]
+    assert ansible and all(t['label'] == 'Ansible, run from root@vm' for t in ansible), rows
+    assert '[Ansible, run from root@vm]' in top['explanation']
+    # the collector's own interpreter (its process chain in summary/own_session.json) keeps its label
+    own = rp.own_pids(ev)
+    assert own and any(t['label'] == 'this collection' for t in rows if t['command'].startswith('python3'))
