@@ -149,6 +149,8 @@ class Evidence:
         self.baseline_diff = None
         self.watch_events = []
         self.atop = []
+        # pid -> (user, host, pid) from the title Mitogen gives the Python it starts: whose Ansible ran it.
+        self.mitogen_titles = {}
         self.atop_dropped = 0
         self.atop_summary = None
         self.own_session = None

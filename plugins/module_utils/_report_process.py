@@ -56,6 +56,15 @@ def store_atop(ev, name, line_no, row):
                                started, (name, line_no)))
     except (KeyError, TypeError, ValueError):
         return
+    title = mitogen_title(row.get('cmdline'))
+    if title:
+        ev.mitogen_titles[row['pid']] = title
+
+
+def mitogen_title(cmdline):
+    """(user, host, pid) of the context that started this Mitogen Python, from its title, else None."""
+    found = MITOGEN_TITLE.search(cmdline or '')
+    return (found.group(1), found.group(2), int(found.group(3))) if found else None
 
 
 def store_watch(ev, name, line_no, row):
@@ -92,23 +101,13 @@ def own_pids(ev):
 
 
 def ansible_origin(ev, row):
-    """user@host of the controller that started this Mitogen interpreter, else None. A become (sudo) context is
-    titled with the interpreter on the host that started it, so the titles are followed up to the controller's."""
-    title = MITOGEN_TITLE.search(row.cmdline or '')
-    if not title:
-        return None
-    titles = getattr(ev, '_mitogen_titles', None)
-    if titles is None:
-        titles = ev._mitogen_titles = {}
-        for other in ev.atop:
-            found = MITOGEN_TITLE.search(other.cmdline or '')
-            if found:
-                titles[other.pid] = found
-    seen = set()
-    while int(title.group(3)) in titles and title.group(3) not in seen:
-        seen.add(title.group(3))
-        title = titles[int(title.group(3))]
-    return '%s@%s' % title.group(1, 2)
+    """user@host of the controller whose Ansible started this Python, else None. A become (sudo) context is titled
+    with the interpreter that started it on this host, so the titles are followed up to the controller's."""
+    title = mitogen_title(row.cmdline)
+    hops = 0
+    while title and title[2] in ev.mitogen_titles and hops < len(ev.mitogen_titles):
+        title, hops = ev.mitogen_titles[title[2]], hops + 1
+    return '%s@%s' % title[:2] if title else None
 
 
 def label(ev, row, own):
