@@ -31,7 +31,7 @@ class ActionModule(ActionBase):
     @classmethod
     def finalize_task_arg(cls, name, value, templar, context):
         # Left as written: the conditions are evaluated, and the message templated, only once every type is right.
-        if name in ('that', 'fail_msg'):
+        if name == 'that':
             return value
         return super(ActionModule, cls).finalize_task_arg(name, value, templar, context)
 
@@ -69,23 +69,11 @@ class ActionModule(ActionBase):
         if problems:
             result.update(failed=True, problems=problems, msg='%s Nothing was changed.' % ' '.join(said))
             return result
-        # Every condition is read, so the message names each broken rule and only those.
-        that = self._task.args.get('that') or []
-        failing = []
-        for item in [that] if isinstance(that, (string_types, dict)) else that:
-            condition, message = (item.get('that'), item.get('msg')) if isinstance(item, dict) else (item, None)
-            if not self._templar.evaluate_conditional(conditional=condition):
-                failing.append((condition, message))
+        # Every rule is read, so the message names each broken one and only those, after the role's name.
+        failing = [rule for rule in self._task.args.get('that') or []
+                   if not self._templar.evaluate_conditional(conditional=rule['that'])]
         if failing:
-            # The role's name once, then each broken rule's own message; a plain condition's is fail_msg.
-            own = []
-            for condition, message in failing:
-                text = self._templar.template(message) if message is not None else None
-                if text is not None and text not in own:
-                    own.append(text)
-            said = ['%s: %s' % (_role(sorted(specs)[0]) if specs else 'quietnode', ' '.join(own))] if own else []
-            if any(message is None for condition, message in failing):
-                said.append(self._templar.template(self._task.args.get('fail_msg') or 'A variable is out of range.'))
-            result.update(failed=True, assertion=failing[0][0], assertions=[c for c, m in failing],
-                          msg='%s Nothing was changed.' % ' '.join(said))
+            said = ' '.join(self._templar.template(rule['msg']) for rule in failing)
+            result.update(failed=True, assertion=failing[0]['that'], assertions=[rule['that'] for rule in failing],
+                          msg='%s: %s Nothing was changed.' % (_role(sorted(specs)[0]) if specs else 'quietnode', said))
         return result

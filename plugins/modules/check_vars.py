@@ -49,21 +49,14 @@ options:
     default: {}
   that:
     description:
-      - Conditions, as in C(ansible.builtin.assert), that the role's values must meet beyond their types, such as
-        ranges and formats.
-      - Each item is a dict with C(that), the condition, and C(msg), the message when it is false (templated only
-        then, and said after the role's name); or a plain condition, whose message is O(fail_msg).
+      - The role's own rules, beyond what a type can say (ranges and formats). Each is a dict with C(that), a
+        condition as in C(ansible.builtin.assert), and C(msg), the message when it is false, templated only then.
       - They are read only when every type is right, so a value of the wrong type is named by its type message.
-      - Every condition is read, and the message names each false one and only those.
+      - Every rule is read. The message gives the role's name, then each false rule's C(msg), then
+        C(Nothing was changed.).
     type: list
-    elements: raw
+    elements: dict
     default: []
-  fail_msg:
-    description:
-      - The message when a plain condition in O(that) is false, templated only then; C(Nothing was changed.) is
-        added.
-    type: str
-    default: A variable is out of range.
 """
 
 EXAMPLES = r"""
@@ -99,8 +92,7 @@ from ansible.module_utils.basic import AnsibleModule
 def main():
     module = AnsibleModule(argument_spec=dict(spec=dict(type='list', elements='path', default=[]), roles_dir=dict(type='path'),
                                               entry=dict(type='str', default='main'), known=dict(type='dict', default={}),
-                                              that=dict(type='list', elements='raw', default=[]),
-                                              fail_msg=dict(type='str', default='A variable is out of range.')),
+                                              that=dict(type='list', elements='dict', default=[])),
                            supports_check_mode=True)
     module.fail_json(msg='check_vars runs on the controller as an action plugin; it was called as a module.')
 

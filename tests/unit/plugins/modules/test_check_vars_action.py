@@ -37,8 +37,8 @@ argument_specs:
         description: Names.
 """
 
-# Each case runs the real action in a real play; the message of the range check names a variable that does not
-# exist, so templating it when it is not needed fails the run.
+# Each case runs the real action in a real play. The third rule's message names a variable that does not exist,
+# so templating it when it is not needed fails the run.
 PLAYBOOK = """---
 - name: Fixture play
   hosts: all
@@ -48,8 +48,12 @@ PLAYBOOK = """---
       quietnode.baseline.check_vars:
         spec: "{spec}"
         that:
-{that}
-        fail_msg: "{message}"
+          - that: fixture_count | int >= 10
+            msg: fixture_count must be at least 10 (got {{{{ fixture_count }}}}).
+          - that: fixture_names | length > 0
+            msg: fixture_names must name one at least.
+          - that: fixture_count | int < 100
+            msg: fixture_count must be below 100 (got {{{{ fixture_count }}}}){{{{ no_such_variable }}}}.
       register: outcome
       ignore_errors: true
 
@@ -61,21 +65,7 @@ PLAYBOOK = """---
 """
 
 
-PLAIN = """\
-          - fixture_count | int >= 10
-          - fixture_names | length > 0"""
-
-# One message per condition, as the roles write them.
-EACH = """\
-          - that: fixture_count | int >= 10
-            msg: fixture_count must be at least 10 (got {{ fixture_count }}).
-          - that: fixture_names | length > 0
-            msg: fixture_names must name one at least.
-          - that: fixture_count | int < 100
-            msg: fixture_count must be below 100 (got {{ fixture_count }}){{ no_such_variable }}."""
-
-
-def _run(tmp_path, extra, message="fixture: fixture_count must be at least 10, got {{ fixture_count }}.", that=PLAIN):
+def _run(tmp_path, extra):
     import json
     import subprocess
     import sys
@@ -85,7 +75,7 @@ def _run(tmp_path, extra, message="fixture: fixture_count must be at least 10, g
     spec.write_text(SPEC)
     out = tmp_path / "outcome.json"
     playbook = tmp_path / "play.yml"
-    playbook.write_text(PLAYBOOK.format(spec=spec, out=out, message=message, that=that))
+    playbook.write_text(PLAYBOOK.format(spec=spec, out=out))
     inventory = tmp_path / "hosts"
     inventory.write_text("localhost ansible_connection=local ansible_python_interpreter=%s\n" % sys.executable)
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, "collections"),
@@ -103,36 +93,31 @@ def test_values_in_range_pass(tmp_path):
     assert outcome["checked"] == ["fixture_count", "fixture_names"]
 
 
-def test_a_value_out_of_range_fails_with_the_roles_message(tmp_path):
+def test_a_value_out_of_range_fails_with_its_rules_message(tmp_path):
     outcome = _run(tmp_path, {"fixture_count": 3, "fixture_names": ["a"]})
     assert outcome["failed"] is True
-    assert outcome["msg"] == "fixture: fixture_count must be at least 10, got 3. Nothing was changed."
+    assert outcome["msg"] == "fixture: fixture_count must be at least 10 (got 3). Nothing was changed."
     assert outcome["assertion"] == "fixture_count | int >= 10"
+    assert outcome["assertions"] == ["fixture_count | int >= 10"]
 
 
 def test_the_second_condition_is_checked_too(tmp_path):
-    outcome = _run(tmp_path, {"fixture_count": 12, "fixture_names": []}, message="fixture: name one at least.")
+    outcome = _run(tmp_path, {"fixture_count": 12, "fixture_names": []})
     assert outcome["failed"] is True and outcome["assertion"] == "fixture_names | length > 0"
-    assert outcome["msg"] == "fixture: name one at least. Nothing was changed."
-
-
-def test_a_wrong_type_is_named_before_any_range_is_read(tmp_path):
-    # "abc" | length > 0 would pass and the message would fail to template: neither may happen.
-    outcome = _run(tmp_path, {"fixture_count": 12, "fixture_names": "abc"}, message="{{ no_such_variable }}")
-    assert outcome["failed"] is True
-    assert outcome["msg"].startswith("fixture: fixture_names must be a list, got the string 'abc'.")
-    assert "assertion" not in outcome
+    assert outcome["msg"] == "fixture: fixture_names must name one at least. Nothing was changed."
 
 
 def test_each_false_condition_is_named_and_only_those(tmp_path):
-    # The third message would not template: a condition that holds must not have its message read.
-    outcome = _run(tmp_path, {"fixture_count": 3, "fixture_names": []}, that=EACH)
+    outcome = _run(tmp_path, {"fixture_count": 3, "fixture_names": []})
     assert outcome["failed"] is True
     assert outcome["msg"] == ("fixture: fixture_count must be at least 10 (got 3). "
                               "fixture_names must name one at least. Nothing was changed.")
     assert outcome["assertions"] == ["fixture_count | int >= 10", "fixture_names | length > 0"]
 
 
-def test_conditions_with_their_own_messages_pass_when_all_hold(tmp_path):
-    outcome = _run(tmp_path, {"fixture_count": 12, "fixture_names": ["a"]}, that=EACH)
-    assert not outcome.get("failed")
+def test_a_wrong_type_is_named_before_any_range_is_read(tmp_path):
+    # Read as ranges, 300 breaks the third rule, whose message would fail to template: neither may happen.
+    outcome = _run(tmp_path, {"fixture_count": 300, "fixture_names": "abc"})
+    assert outcome["failed"] is True
+    assert outcome["msg"].startswith("fixture: fixture_names must be a list, got the string 'abc'.")
+    assert "assertion" not in outcome
