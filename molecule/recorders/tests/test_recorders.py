@@ -57,7 +57,7 @@ def _raw_file(host):
 
 
 def test_atop_records_a_process_that_ended_within_the_minute(host):
-    """A short-lived program is gone before atop samples; only the accounting record shows it."""
+    """A short-lived program has ended by the next sample; the accounting record tells atop it exited."""
     # /tmp is mounted noexec in the test containers.
     host.check_output("cp /bin/sleep /var/tmp/qnshortlived && /var/tmp/qnshortlived 1 && rm -f /var/tmp/qnshortlived")
     raw = _raw_file(host)
@@ -82,25 +82,30 @@ def test_atop_records_a_process_that_ended_within_the_minute(host):
     assert host.run("lastcomm qnshortlived").stdout.strip()
 
 
+def _atop_pid(host):
+    return host.check_output("systemctl show -p MainPID --value atop.service")
+
+
+def _new_atop_pid(host, before, seconds):
+    """The PID of an atop started after `before`, once there is one, else None."""
+    return _wait(lambda: (lambda pid: pid if pid not in ("0", before) else None)(_atop_pid(host)), seconds)
+
+
 def test_atop_is_restarted_when_the_accounting_file_is_rotated(host):
     """Debian's cron.daily/acct restarts acct after savelog; atop must reopen the new file."""
-    before = host.check_output("systemctl show -p MainPID --value atop.service")
+    before = _atop_pid(host)
     host.check_output("systemctl restart acct.service")
-    after = _wait(lambda: (lambda p: p if p not in ("0", before) else None)(
-        host.check_output("systemctl show -p MainPID --value atop.service")), 30)
-    assert after and after != before
+    assert _new_atop_pid(host, before, 30)
 
 
 @pytest.mark.parametrize("signal", ["KILL", "TERM"])
 def test_atop_comes_back_after_it_is_killed(host, signal):
     """An intruder's kill, or the OOM killer's, must not end the recording until the next run."""
-    before = host.check_output("systemctl show -p MainPID --value atop.service")
+    before = _atop_pid(host)
     assert before != "0"
     host.check_output("kill -%s %s", signal, before)
     # RestartSec=10s: allow for a busy machine.
-    after = _wait(lambda: (lambda p: p if p not in ("0", before) else None)(
-        host.check_output("systemctl show -p MainPID --value atop.service")), 60)
-    assert after, host.run("systemctl status --no-pager atop.service").stdout
+    assert _new_atop_pid(host, before, 60), host.run("systemctl status --no-pager atop.service").stdout
     assert host.service("atop").is_running
 
 
