@@ -342,7 +342,7 @@ class Enforcer(object):
     def loaded(self):
         """(present, stamp, counters) of the table in the kernel, read once without set elements."""
         if self._loaded is None:
-            if self.nft is None:  # check mode before nftables is installed: nothing can be loaded
+            if self.nft is None:  # nftables not installed (yet): nothing can be loaded
                 return False, {}, {}
             self._loaded = parse_loaded(self._nft("-t", "list", "ruleset"), self.table)
         return self._loaded

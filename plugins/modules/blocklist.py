@@ -325,8 +325,7 @@ def main():
                         params["table"], params["state_dir"], params["validate"])
     try:
         if params["state"] == "absent":
-            if enforcer.nft is None:
-                module.exit_json(changed=False, load=False, persist=False, digest=None)
+            # Without nft no table can be loaded, but a persisted list is still removed.
             module.exit_json(**enforcer.remove(module.check_mode))
         named = []
         missing = []

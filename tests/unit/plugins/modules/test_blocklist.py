@@ -14,14 +14,14 @@ from ansible_collections.quietnode.baseline.plugins.modules import blocklist
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "blocklist")
 
 
-def _run(args, capsys, nft_rc=0):
+def _run(args, capsys, nft_rc=0, nft_path="/usr/sbin/nft"):
     calls = []
 
     def run_command(self, cmd, **kwargs):
         calls.append(cmd[1:])
         return (nft_rc if cmd[1] == "-c" else 0), "", "Error: refused"
     with patch_module_args(args), \
-            mock.patch.object(basic.AnsibleModule, "get_bin_path", return_value="/usr/sbin/nft"), \
+            mock.patch.object(basic.AnsibleModule, "get_bin_path", return_value=nft_path), \
             mock.patch.object(basic.AnsibleModule, "run_command", run_command):
         with pytest.raises(SystemExit):
             blocklist.main()
@@ -54,6 +54,17 @@ def test_refused_by_nft_keeps_previous_table(tmp_path, capsys):
     result, calls = _run({"sources": [_src("offenders.list")], "state_dir": str(tmp_path)}, capsys, nft_rc=1)
     assert result["failed"] and "previous table stays in force" in result["msg"]
     assert ["-f"] not in [c[:1] for c in calls] and os.listdir(str(tmp_path)) == []
+
+
+def test_absent_without_nft_still_removes_the_persisted_list(tmp_path, capsys):
+    # nftables uninstalled after a blocklist was persisted: no table can be loaded, but its files must go.
+    for name in ("blocklist.nft", "blocklist.list"):
+        (tmp_path / name).write_text("persisted\n")
+    result, calls = _run({"state": "absent", "state_dir": str(tmp_path)}, capsys, nft_path=None)
+    assert (result["changed"], result["load"], result["persist"]) == (True, False, True)
+    assert calls == [] and os.listdir(str(tmp_path)) == []
+    result, calls = _run({"state": "absent", "state_dir": str(tmp_path)}, capsys, nft_path=None)
+    assert not result["changed"] and calls == []
 
 
 @pytest.mark.parametrize("args,message", [
