@@ -9,8 +9,12 @@ import json
 import os
 import re
 import subprocess
+import sys
 
 import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared"))
+import qn_run  # noqa: E402  pylint: disable=wrong-import-position
 
 DISTRO = os.environ.get("MOLECULE_DISTRO", "debian12")
 CONTAINER = "access-%s" % DISTRO
@@ -29,18 +33,9 @@ testinfra_hosts = ["docker://%s" % CONTAINER]
 
 def playbook(name, *args, timeout=600):
     """Run one of the collection's playbooks as a user would, against the scenario inventory."""
-    env = dict(os.environ,
-               ANSIBLE_CONFIG=os.path.join(PROJECT, "ansible.cfg"),
-               ANSIBLE_COLLECTIONS_PATH="%s/collections:%s/.venv/collections" % (PROJECT, PROJECT),
-               ANSIBLE_ROLES_PATH=os.path.join(PROJECT, "roles"),
-               ANSIBLE_HOST_KEY_CHECKING="False",
-               ANSIBLE_FORCE_COLOR="0",
-               ANSIBLE_NOCOLOR="1",
-               ANSIBLE_SSH_CONTROL_PATH_DIR=CONTROL_DIR)
-    argv = ["ansible-playbook", "-i", INVENTORY, os.path.join(PROJECT, "playbooks", name)] + list(args)
-    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
-                          timeout=timeout, env=env, cwd=EPHEMERAL, check=False)
-    return proc.returncode, proc.stdout
+    return qn_run.playbook(["-i", INVENTORY, os.path.join(PROJECT, "playbooks", name)] + list(args),
+                           os.path.join(PROJECT, "ansible.cfg"), timeout=timeout, cwd=EPHEMERAL,
+                           ANSIBLE_HOST_KEY_CHECKING="False", ANSIBLE_NOCOLOR="1", ANSIBLE_SSH_CONTROL_PATH_DIR=CONTROL_DIR)
 
 
 def recap(output):

@@ -3,11 +3,14 @@
 import json
 import os
 import re
-import subprocess
+import sys
 import time
 
 import pytest
 import testinfra
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared"))
+import qn_run  # noqa: E402  pylint: disable=wrong-import-position
 
 DISTRO = os.environ.get("MOLECULE_DISTRO", "debian12")
 INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
@@ -240,14 +243,8 @@ def test_bad_certificate_keeps_the_last_good_list(host, target_ip):
 
 def _converge(*options):
     """Re-run this scenario's converge playbook as an operator would; (rc, output)."""
-    project = os.environ["MOLECULE_PROJECT_DIRECTORY"]
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "ansible.cfg"),
-               ANSIBLE_COLLECTIONS_PATH="%s/collections:%s/.venv/collections" % (project, project),
-               ANSIBLE_ROLES_PATH=os.path.join(project, "roles"), ANSIBLE_FORCE_COLOR="0")
-    proc = subprocess.run(["ansible-playbook", "-i", INVENTORY, os.path.join(project, "molecule", "blocklist", "converge.yml")]
-                          + list(options), env=env, timeout=600, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          universal_newlines=True)
-    return proc.returncode, proc.stdout
+    return qn_run.playbook(["-i", INVENTORY, os.path.join(qn_run.PROJECT, "molecule", "blocklist", "converge.yml")]
+                           + list(options), os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "ansible.cfg"))
 
 
 def _task_output(out, name):

@@ -4,11 +4,13 @@ import datetime
 import json
 import os
 import re
-import subprocess
+import sys
 import time
 
 import pytest
-import testinfra
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared"))
+import qn_run  # noqa: E402  pylint: disable=wrong-import-position
 
 DISTRO = os.environ.get("MOLECULE_DISTRO", "debian12")
 INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
@@ -118,15 +120,8 @@ def _pacct_grows(host):
 
 def _converge(*options):
     """Re-run this scenario's converge playbook as an operator would; return (rc, output)."""
-    env = dict(os.environ,
-               ANSIBLE_CONFIG=os.path.join(EPHEMERAL, "ansible.cfg"),
-               ANSIBLE_COLLECTIONS_PATH="%s/collections:%s/.venv/collections" % (PROJECT, PROJECT),
-               ANSIBLE_ROLES_PATH=os.path.join(PROJECT, "roles"),
-               ANSIBLE_FORCE_COLOR="0")
-    playbook = os.path.join(PROJECT, "molecule", "recorders", "converge.yml")
-    proc = subprocess.run(["ansible-playbook", "-i", INVENTORY, playbook] + list(options), env=env, timeout=600,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
-    return proc.returncode, proc.stdout
+    return qn_run.playbook(["-i", INVENTORY, os.path.join(PROJECT, "molecule", "recorders", "converge.yml")] + list(options),
+                           os.path.join(EPHEMERAL, "ansible.cfg"))
 
 
 def test_accounting_switched_off_behind_acct_is_turned_back_on(host):

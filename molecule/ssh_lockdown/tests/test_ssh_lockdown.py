@@ -5,15 +5,17 @@ ConnectTimeout; every guard is run as a real ansible-playbook that must fail, af
 must be unchanged and still reachable; the dead-man switch is made to fire and must heal the host.
 """
 
-import hashlib
 import json
 import os
 import subprocess
+import sys
 import tempfile
 import time
 
 import pytest
-import testinfra
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared"))
+import qn_run  # noqa: E402  pylint: disable=wrong-import-position
 
 DISTRO = os.environ.get("MOLECULE_DISTRO", "debian12")
 CONTAINER = "ssh_lockdown-%s" % DISTRO
@@ -107,23 +109,16 @@ def run_playbook(extra_vars, env_extra=None, timeout=420, host_vars=None):
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as extra_inventory:
             json.dump({"all": {"hosts": {CONTAINER: host_vars}}}, extra_inventory)
         inventories += ["-i", extra_inventory.name]
-    env = dict(os.environ,
-               ANSIBLE_CONFIG=os.path.join(EPHEMERAL, "ansible.cfg"),
-               ANSIBLE_COLLECTIONS_PATH="%s/collections:%s/.venv/collections" % (PROJECT, PROJECT),
-               ANSIBLE_ROLES_PATH=os.path.join(PROJECT, "roles"),
-               ANSIBLE_HOST_KEY_CHECKING="False",
-               ANSIBLE_FORCE_COLOR="0",
-               ANSIBLE_SSH_CONTROL_PATH_DIR=CONTROL_DIR,
+    env = dict(ANSIBLE_HOST_KEY_CHECKING="False", ANSIBLE_SSH_CONTROL_PATH_DIR=CONTROL_DIR,
                ANSIBLE_SSH_CONTROL_PATH="%(directory)s/%%h-%%p-%%r")
     env.update(env_extra or {})
     try:
-        proc = _run(["ansible-playbook"] + inventories + [os.path.join(SCENARIO, "converge.yml"), "-e", "@" + handle.name],
-                    timeout=timeout, env=env)
+        return qn_run.playbook(inventories + [os.path.join(SCENARIO, "converge.yml"), "-e", "@" + handle.name],
+                               os.path.join(EPHEMERAL, "ansible.cfg"), timeout=timeout, **env)
     finally:
         os.unlink(handle.name)
         if host_vars:
             os.unlink(extra_inventory.name)
-    return proc.returncode, proc.stdout
 
 
 # Re-runs connect as the admin with the key, like an operator after the first run.
