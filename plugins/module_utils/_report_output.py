@@ -378,17 +378,20 @@ lg.appendChild(sp);});
   var ticks=Math.min(6,M.length);for(var k=0;k<ticks;k++){var i=Math.round(k*(M.length-1)/Math.max(ticks-1,1));
 var t=el('text',{x:X(i),y:H-6,'text-anchor':k==0?'start':(k==ticks-1?'end':'middle'),'font-size':10,fill:'#667'},
 svg);t.textContent=hm(M[i]).slice(5)+(k==0?' UTC':'');}
-  var drawn=0;
+  var drawn=0,lined=0;
   series.forEach(function(s){
     if(s.bar){var bw=Math.min(Math.max((W-L-R)/M.length-1,1),14);s.v.forEach(function(v,i){if(v){el('rect',{x:X(i)-bw/2,
 y:Y(v),width:bw,height:Y(0)-Y(v),fill:s.c,opacity:0.8},svg);drawn++;}});return;}
     var d='',pen=false;s.v.forEach(function(v,i){if(v==null){pen=false;return;}d+=(pen?'L':'M')+X(i).toFixed(1)+' '+Y(v).toFixed(1);
-pen=true;drawn++;});
+pen=true;drawn++;lined++;
+      // a sample with no neighbour makes no line: a dot shows it
+      if(s.v[i-1]==null&&s.v[i+1]==null)el('circle',{cx:X(i),cy:Y(v),r:2.5,fill:s.c,'class':'lone'},svg);});
     if(d)el('path',{d:d,fill:'none',stroke:s.c,'stroke-width':1.6,'vector-effect':'non-scaling-stroke'},svg);
   });
   if(opt.marks)opt.marks.forEach(function(m){m.v.forEach(function(v,i){if(v){el('circle',{cx:X(i),cy:5+m.row*7,r:3,fill:m.c},svg);drawn++;}});});
   svg.setAttribute('data-points',drawn);box.setAttribute('data-drawn',drawn>0?'yes':'empty');
-  if(!drawn){var t=el('text',{x:W/2,y:H/2,'text-anchor':'middle','font-size':13,fill:'#999'},svg);t.textContent='no data recorded for this chart';}
+  var said=!drawn?'no data recorded for this chart':(!lined&&opt.empty)||'';
+  if(said){var t=el('text',{x:W/2,y:TP+(H-TP-B)/2,'text-anchor':'middle','font-size':13,fill:'#999','class':'empty-note'},svg);t.textContent=said;}
   var guide=el('line',{y1:TP,y2:H-B,stroke:'#1d2330','stroke-dasharray':'3 3',visibility:'hidden'},svg);
   var brush=el('rect',{y:TP,height:H-TP-B,fill:'#2456a6',opacity:0.15,visibility:'hidden'},svg);
   function idx(ev){var r=svg.getBoundingClientRect();var x=(ev.clientX-r.left)*W/r.width;return Math.max(0,Math.min(M.length-1,
@@ -429,7 +432,8 @@ if(!M.length){document.getElementById('charts').textContent='No timeline: the bu
 else{
 chart('c-cpu','CPU % (drag to select a time range)',[{n:'user',c:'#2f6fd6',v:S.cpu_user},{n:'system',c:'#d23c2a',
 v:S.cpu_system},{n:'iowait',c:'#e08a00',v:S.cpu_iowait},{n:'steal',c:'#7a3db8',v:S.cpu_steal}],
-  {brush:true,max:100,marks:[{n:'SSH failures',c:'#d23c2a',row:0,v:E.ssh_fail},{n:'bans',c:'#1a7f37',row:1,v:E.ban},
+  {brush:true,max:100,empty:'no CPU sample from sysstat in this window (none yet on a new host; on an older one, '+
+'sysstat was not recording)',marks:[{n:'SSH failures',c:'#d23c2a',row:0,v:E.ssh_fail},{n:'bans',c:'#1a7f37',row:1,v:E.ban},
 {n:'accepted logins',c:'#2456a6',row:2,v:E.accepted},
   {n:'sudo',c:'#7a3db8',row:3,v:E.sudo},{n:'cron runs',c:'#888',row:4,v:E.cron},{n:'systemd units started',c:'#0a8',
 row:5,v:E.unit},{n:'package runs',c:'#a60',row:6,v:E['package']},

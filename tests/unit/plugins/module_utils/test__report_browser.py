@@ -61,3 +61,31 @@ def test_screenshot_is_kept(page):
         os.unlink(shot)
     chromium('--screenshot=%s' % shot, '--window-size=1280,3000', 'file://' + page)
     assert os.path.getsize(shot) > 20000
+
+
+def _cpu_chart(ev, name):
+    """The CPU chart's markup, as Chromium drew it from a report of ev."""
+    ctx = rr.Context(allowlist=['172.31.213.1'])
+    out = os.path.join(OUTPUT, name)
+    os.makedirs(out, exist_ok=True)
+    _doc, paths = ro.write_outputs(ev, rr.evaluate(ev, ctx), ctx, out)
+    dom = chromium('--dump-dom', 'file://' + paths['html']).stdout
+    return re.search(r'<div class="chart" id="c-cpu"[^>]*>(.*?)</svg>', dom, re.S).group(1)
+
+
+def test_a_cpu_chart_without_samples_says_so():
+    # The README run's bundle: collected a minute after the first run, before sysstat's first sample.
+    ev = rb.read_bundle(os.path.join(FIXTURES, 'readme-debian12.tar.gz'))
+    assert not ev.samples
+    cpu = _cpu_chart(ev, 'no-samples')
+    assert 'class="empty-note"' in cpu and 'no CPU sample from sysstat in this window' in cpu
+    assert '<circle' in cpu  # its events are drawn all the same
+
+
+def test_a_lone_sample_is_drawn_as_a_dot():
+    ev = rb.read_bundle(os.path.join(FIXTURES, 'debian12.tar.gz'))
+    kept = sorted(ev.samples)[len(ev.samples) // 2]
+    ev.samples = {kept: ev.samples[kept]}
+    cpu = _cpu_chart(ev, 'one-sample')
+    assert cpu.count('class="lone"') == 4  # user, system, iowait, steal
+    assert 'empty-note' not in cpu
